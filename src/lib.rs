@@ -1,0 +1,17 @@
+//! netladder: network programming one layer at a time.
+//!
+//! Each module is one rung of the ladder. Protocol modules are *sans-IO*:
+//! they are fed bytes and return bytes to send, never touching a socket.
+//! The [`driver`] module moves bytes between sockets and those protocols.
+//!
+//! | module | chapter | what it adds |
+//! |---|---|---|
+//! | [`framing`] | 1 | message boundaries on top of TCP's byte stream |
+//! | [`echo`] | 1 | the smallest protocol: echo every byte back |
+//! | [`driver`] | 1 (threads), 4 (mio) | sockets, threads, timers, outside messages |
+//! | [`cli`] | all | the flags and logging every chapter binary shares |
+
+pub mod cli;
+pub mod driver;
+pub mod echo;
+pub mod framing;
