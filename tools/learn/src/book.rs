@@ -1,0 +1,196 @@
+//! Building the book with mdBook as a library, and checking its links.
+//!
+//! mdBook reports problems (a missing `{{#include}}` anchor, say) through
+//! `tracing` warnings rather than errors, so the build counts every warning
+//! and error event and fails on any: the book must build clean.
+
+use crate::Result;
+use mdbook_driver::MDBook;
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+/// Counts warning and error events.
+struct CountWarnings(Arc<AtomicUsize>);
+
+impl<S: Subscriber> Layer<S> for CountWarnings {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if *event.metadata().level() <= Level::WARN {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Builds the book into `target/book` and checks every local link in it.
+/// Returns the folder of the HTML site.
+pub fn build(root: &Path) -> Result<PathBuf> {
+    let warnings = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(tracing_subscriber::filter::LevelFilter::WARN)
+        .with(CountWarnings(Arc::clone(&warnings)));
+    let site = tracing::subscriber::with_default(subscriber, || -> Result<PathBuf> {
+        let book =
+            MDBook::load(root.join("book")).map_err(|e| format!("loading the book: {e:#}"))?;
+        book.build()
+            .map_err(|e| format!("building the book: {e:#}"))?;
+        Ok(book.build_dir_for("html"))
+    })?;
+    let warnings = warnings.load(Ordering::Relaxed);
+    if warnings > 0 {
+        return Err(format!(
+            "the book built with {warnings} warning(s); see above"
+        ));
+    }
+    let broken = check_links(&site)?;
+    if !broken.is_empty() {
+        for link in &broken {
+            eprintln!("broken link: {link}");
+        }
+        return Err(format!("{} broken link(s) in the book", broken.len()));
+    }
+    Ok(site)
+}
+
+/// Every `href`/`src` in the site's HTML that points at a missing file, or at
+/// a missing `id` inside an existing page. Links off the site are skipped:
+/// CI has no network, and the book keeps those few.
+pub fn check_links(site: &Path) -> Result<Vec<String>> {
+    let mut pages = Vec::new();
+    collect_html(site, &mut pages)?;
+    let mut ids: HashMap<PathBuf, Vec<String>> = HashMap::new();
+    let mut broken = Vec::new();
+    for page in &pages {
+        let html = fs::read_to_string(page).map_err(|e| format!("{}: {e}", page.display()))?;
+        for link in attribute_values(&html, "href").chain(attribute_values(&html, "src")) {
+            if is_external(link) {
+                continue;
+            }
+            let (path, fragment) = link.split_once('#').unwrap_or((link, ""));
+            let path = path.split('?').next().unwrap_or_default();
+            let target = if path.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap_or(site).join(path)
+            };
+            let target = if target.is_dir() {
+                target.join("index.html")
+            } else {
+                target
+            };
+            let where_ = format!(
+                "{} -> {link}",
+                page.strip_prefix(site).unwrap_or(page).display()
+            );
+            if !target.is_file() {
+                broken.push(where_);
+                continue;
+            }
+            if fragment.is_empty() || target.extension().is_none_or(|ext| ext != "html") {
+                continue;
+            }
+            let known = match ids.get(&target) {
+                Some(known) => known,
+                None => {
+                    let text = fs::read_to_string(&target)
+                        .map_err(|e| format!("{}: {e}", target.display()))?;
+                    let found = attribute_values(&text, "id").map(str::to_string).collect();
+                    ids.entry(target.clone()).or_insert(found)
+                }
+            };
+            if !known.iter().any(|id| id == fragment) {
+                broken.push(where_);
+            }
+        }
+    }
+    Ok(broken)
+}
+
+fn is_external(link: &str) -> bool {
+    [
+        "http://",
+        "https://",
+        "mailto:",
+        "javascript:",
+        "data:",
+        "//",
+    ]
+    .iter()
+    .any(|scheme| link.starts_with(scheme))
+}
+
+fn collect_html(dir: &Path, pages: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            collect_html(&path, pages)?;
+        } else if path.extension().is_some_and(|ext| ext == "html") {
+            pages.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The values of `name="..."` attributes, in order.
+fn attribute_values<'a>(html: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
+    let needle = format!(" {name}=\"");
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        let start = rest.find(&needle)? + needle.len();
+        let len = rest[start..].find('"')?;
+        let value = &rest[start..start + len];
+        rest = &rest[start + len..];
+        Some(value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_attribute_values() {
+        let html = r##"<a href="a.html#x">A</a> <img src="i.png"> <h2 id="x">"##;
+        assert_eq!(
+            attribute_values(html, "href").collect::<Vec<_>>(),
+            ["a.html#x"]
+        );
+        assert_eq!(attribute_values(html, "id").collect::<Vec<_>>(), ["x"]);
+    }
+
+    #[test]
+    fn reports_missing_pages_and_fragments() {
+        let site = std::env::temp_dir().join(format!("netladder-linkcheck-{}", std::process::id()));
+        fs::create_dir_all(&site).unwrap();
+        fs::write(
+            site.join("a.html"),
+            r##"<h1 id="top"></h1><a href="a.html#top"></a><a href="#gone"></a>"##,
+        )
+        .unwrap();
+        fs::write(
+            site.join("b.html"),
+            r#"<a href="missing.html"></a><a href="https://example.org/"></a>"#,
+        )
+        .unwrap();
+        let mut broken = check_links(&site).unwrap();
+        broken.sort();
+        fs::remove_dir_all(&site).unwrap();
+        assert_eq!(broken, ["a.html -> #gone", "b.html -> missing.html"]);
+    }
+
+    #[test]
+    fn the_real_book_builds_clean() {
+        let site = build(&crate::repo_root()).unwrap();
+        assert!(site.join("index.html").is_file());
+    }
+}

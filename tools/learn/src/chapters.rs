@@ -1,0 +1,60 @@
+//! The chapter list the home prints: what each rung is and how to run it.
+
+struct Chapter {
+    number: u32,
+    title: &'static str,
+    /// Commands to try, from the repository root; empty while not written.
+    run: &'static [&'static str],
+}
+
+const CHAPTERS: &[Chapter] = &[
+    Chapter {
+        number: 1,
+        title: "TCP: sockets and byte streams (std::net, a thread per connection)",
+        run: &[
+            "cargo run --bin ch01-echo-server -- --addr 127.0.0.1:7001",
+            "cargo run --bin ch01-echo-client -- --addr 127.0.0.1:7001 --message hello",
+        ],
+    },
+    Chapter {
+        number: 2,
+        title: "HTTP/1.1 on httparse",
+        run: &[],
+    },
+    Chapter {
+        number: 3,
+        title: "WebSocket by hand (RFC 6455)",
+        run: &[],
+    },
+    Chapter {
+        number: 4,
+        title: "An event loop on mio: threads vs event loop, measured",
+        run: &[],
+    },
+    Chapter {
+        number: 5,
+        title: "Engine.IO v4 + Socket.IO v5",
+        run: &[],
+    },
+    Chapter {
+        number: 6,
+        title: "Scale-out: rooms shared through Redis",
+        run: &[],
+    },
+];
+
+/// Prints every chapter with its run commands.
+pub fn print() {
+    println!("The ladder:");
+    for chapter in CHAPTERS {
+        let state = if chapter.run.is_empty() {
+            "  (coming)"
+        } else {
+            ""
+        };
+        println!("  {}. {}{state}", chapter.number, chapter.title);
+        for command in chapter.run {
+            println!("       $ {command}");
+        }
+    }
+}
