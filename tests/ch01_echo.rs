@@ -12,7 +12,7 @@ use std::time::Duration;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch01-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch01-echo-client");
-const DRIVERS: [&str; 2] = ["raw", "threads"];
+const DRIVERS: [&str; 3] = ["raw", "threads", "mio"];
 
 fn connect(server: &Server) -> TcpStream {
     let stream = TcpStream::connect(server.addr).unwrap();

@@ -3,10 +3,11 @@
 //! `--driver raw` (the default) is the lesson: `TcpListener`, `accept`, a
 //! thread, `read` and `write`, all in this file. `--driver threads` runs the
 //! same echo as a sans-IO protocol (`netladder::echo::Echo`) on the library's
-//! thread-per-connection driver, the shape every later chapter uses.
+//! thread-per-connection driver, the shape every later chapter uses, and
+//! `--driver mio` runs it on chapter 4's event loop.
 
 use clap::{Parser, ValueEnum};
-use netladder::driver::threads;
+use netladder::driver::{mio, threads};
 use netladder::echo::Echo;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -31,6 +32,8 @@ enum Driver {
     Raw,
     /// `netladder::driver::threads` running `netladder::echo::Echo`.
     Threads,
+    /// `netladder::driver::mio` (chapter 4's event loop) running the same `Echo`.
+    Mio,
 }
 
 fn main() -> io::Result<()> {
@@ -45,6 +48,7 @@ fn main() -> io::Result<()> {
     match args.driver {
         Driver::Raw => serve_raw(listener),
         Driver::Threads => threads::serve(listener, |_peer| Echo, threads::Config::default()),
+        Driver::Mio => mio::serve(listener, |_peer| Echo, mio::Config::default()),
     }
 }
 

@@ -41,11 +41,12 @@
 //! the clock themselves (which keeps them testable with made-up times).
 //!
 //! Two drivers keep this contract: [`threads`] (chapter 1: a thread per
-//! connection over blocking `std::net`) and, from chapter 4, an event loop on
-//! `mio`. Because protocols only see this contract, the same HTTP, WebSocket
+//! connection over blocking `std::net`) and [`mio`] (chapter 4: one thread,
+//! an event loop on `mio`). Because protocols only see this contract, the same HTTP, WebSocket
 //! and Socket.IO code runs on both, and benchmarks compare only the
 //! concurrency model.
 
+pub mod mio;
 pub mod threads;
 
 use std::fmt;

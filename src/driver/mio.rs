@@ -1,0 +1,634 @@
+//! The event-loop driver: one thread, many sockets, on `mio`.
+//!
+//! One thread asks the kernel (epoll on Linux, through `mio::Poll`) "which of
+//! these sockets can I read or write now?", and only ever does work that will
+//! not block. Every connection is a small struct in a slab; there are no
+//! per-connection threads or stacks. The same [`Protocol`]s as under
+//! [`super::threads`] run here unchanged.
+//!
+//! - **Tokens** name what became ready: `LISTENER`, `WAKER`, or a slab index.
+//! - **Reads** go into one shared scratch buffer; only a partial message the
+//!   protocol leaves unconsumed is copied into the connection. An idle
+//!   connection holds no buffers at all.
+//! - **Writes** are tried at once; what the kernel will not take waits in the
+//!   connection's output, with WRITABLE interest until it drains. Past
+//!   [`Config::max_unsent`] the peer is not reading: it is logged and dropped,
+//!   so one slow client cannot grow the server's memory without bound.
+//! - **Timers** live in a heap of (deadline, connection); `poll` sleeps until
+//!   the earliest.
+//! - **Mailboxes** push into a shared queue and wake `poll` with a `Waker`.
+
+use super::{Close, Ctx, Deliver, Mailbox, NewProtocol, Protocol, SendError, TimerRequest};
+use ::mio::net::{TcpListener, TcpStream};
+use ::mio::{Events, Interest, Poll, Token, Waker};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// Limits and sizes of the event loop. Every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bytes queued for a peer that is not reading before it is dropped.
+    /// Default 1 MiB.
+    pub max_unsent: usize,
+    /// Bytes a protocol may leave unconsumed before the connection is
+    /// dropped: a backstop under each protocol's own limits. Default 1 MiB.
+    pub max_buffered_input: usize,
+    /// Mailbox messages queued for one connection before sends fail with
+    /// `Full`. Default 256.
+    pub inbox_capacity: usize,
+    /// The shared read buffer. Default 64 KiB.
+    pub scratch_size: usize,
+    /// After half-closing, how long to wait for the peer's FIN. Default 2 s.
+    pub linger: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_unsent: 1024 * 1024,
+            max_buffered_input: 1024 * 1024,
+            inbox_capacity: 256,
+            scratch_size: 64 * 1024,
+            linger: Duration::from_secs(2),
+        }
+    }
+}
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+
+/// A connection's slot and generation: a message for a connection that has
+/// gone must not reach a newer one that reuses its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    slot: usize,
+    generation: u64,
+}
+
+/// Messages from other threads, waiting for the loop.
+struct Shared<M> {
+    queue: Mutex<Vec<(Key, M)>>,
+    waker: Waker,
+}
+
+/// A [`Mailbox`] backend: queue the message and wake the loop.
+struct LoopInbox<M> {
+    key: Key,
+    shared: Arc<Shared<M>>,
+    closed: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl<M: Send> Deliver<M> for LoopInbox<M> {
+    fn deliver(&self, message: M) -> Result<(), SendError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SendError::Closed);
+        }
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(SendError::Full);
+        }
+        let was_empty = {
+            let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push((self.key, message));
+            queue.len() == 1
+        };
+        // One wake-up per batch: the loop drains the whole queue when it wakes.
+        if was_empty {
+            let _ = self.shared.waker.wake();
+        }
+        Ok(())
+    }
+}
+
+/// One connection's state between events.
+struct Conn<P> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    generation: u64,
+    protocol: P,
+    /// A partial message the protocol left unconsumed (empty when idle).
+    input: Vec<u8>,
+    /// Bytes the kernel has not taken yet (empty when idle).
+    output: Vec<u8>,
+    timer: Option<Instant>,
+    /// The peer sent FIN.
+    eof: bool,
+    /// We are closing: after `output` drains, half-close and linger.
+    closing: bool,
+    /// When lingering ends, once our FIN is out.
+    linger_until: Option<Instant>,
+    wants_writable: bool,
+    closed: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Accepts and serves connections on one thread, forever.
+pub fn serve<N: NewProtocol>(
+    listener: std::net::TcpListener,
+    new_protocol: N,
+    config: Config,
+) -> io::Result<()> {
+    EventLoop::new(listener, new_protocol, config)?.run()
+}
+
+/// Runs `serve` on a background thread.
+pub fn spawn<N: NewProtocol>(
+    listener: std::net::TcpListener,
+    new_protocol: N,
+    config: Config,
+) -> thread::JoinHandle<io::Result<()>> {
+    thread::spawn(move || serve(listener, new_protocol, config))
+}
+
+type Msg<N> = <<N as NewProtocol>::Protocol as Protocol>::Message;
+
+struct EventLoop<N: NewProtocol> {
+    poll: Poll,
+    listener: TcpListener,
+    new_protocol: N,
+    config: Config,
+    slots: Vec<Option<Conn<N::Protocol>>>,
+    free: Vec<usize>,
+    next_generation: u64,
+    timers: BinaryHeap<Reverse<(Instant, Key)>>,
+    shared: Arc<Shared<Msg<N>>>,
+    scratch: Vec<u8>,
+}
+
+/// What to do with a connection after handling an event.
+enum Next {
+    Keep,
+    Drop(String),
+}
+
+impl<N: NewProtocol> EventLoop<N> {
+    fn new(listener: std::net::TcpListener, new_protocol: N, config: Config) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(EventLoop {
+            poll,
+            listener,
+            new_protocol,
+            scratch: vec![0; config.scratch_size.max(1)],
+            config,
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_generation: 0,
+            timers: BinaryHeap::new(),
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Vec::new()),
+                waker,
+            }),
+        })
+    }
+
+    // ANCHOR: run
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            // Sleep until a socket is ready, a mailbox wakes us, or the
+            // earliest timer is due.
+            let timeout = self
+                .next_deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => self.deliver_messages(),
+                    Token(slot) => self.ready(slot, event.is_readable(), event.is_writable()),
+                }
+            }
+            self.fire_timers();
+        }
+    }
+    // ANCHOR_END: run
+
+    // ANCHOR: accept
+    /// Accepts until the kernel has no more waiting connections: with
+    /// edge-triggered readiness, stopping early would lose the rest.
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.open(stream, peer),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    // Out of descriptors, say: keep serving those we have.
+                    warn!("accept failed: {err}");
+                    return;
+                }
+            }
+        }
+    }
+    // ANCHOR_END: accept
+
+    fn open(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        if let Err(err) =
+            self.poll
+                .registry()
+                .register(&mut stream, Token(slot), Interest::READABLE)
+        {
+            warn!("could not register {peer}: {err}");
+            self.free.push(slot);
+            return;
+        }
+        info!("accepted {peer}");
+        self.next_generation += 1;
+        let key = Key {
+            slot,
+            generation: self.next_generation,
+        };
+        let closed = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mailbox = Mailbox::new(LoopInbox {
+            key,
+            shared: Arc::clone(&self.shared),
+            closed: Arc::clone(&closed),
+            queued: Arc::clone(&queued),
+            capacity: self.config.inbox_capacity.max(1),
+        });
+        let protocol = self.new_protocol.new_protocol(peer);
+        self.slots[slot] = Some(Conn {
+            stream,
+            peer,
+            generation: key.generation,
+            protocol,
+            input: Vec::new(),
+            output: Vec::new(),
+            timer: None,
+            eof: false,
+            closing: false,
+            linger_until: None,
+            wants_writable: false,
+            closed,
+            queued,
+        });
+        let mut ctx = Ctx::new(Instant::now(), peer);
+        if let Some(conn) = self.slots[slot].as_mut() {
+            conn.protocol.on_open(mailbox, &mut ctx);
+        }
+        self.after_callback(slot, ctx);
+    }
+
+    /// A socket became readable and/or writable.
+    fn ready(&mut self, slot: usize, readable: bool, writable: bool) {
+        let next = match self.slots.get_mut(slot).and_then(Option::as_mut) {
+            None => return, // an event for a connection closed earlier in this batch
+            Some(conn) if writable => conn.flush(&self.config),
+            Some(_) => Next::Keep,
+        };
+        if let Next::Drop(reason) = next {
+            return self.close(slot, &reason);
+        }
+        if readable {
+            self.read(slot);
+        }
+        self.after_flush(slot);
+    }
+
+    // ANCHOR: read
+    /// Reads until `WouldBlock`, handing each chunk to the protocol.
+    fn read(&mut self, slot: usize) {
+        loop {
+            let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            if conn.eof {
+                return;
+            }
+            let n = match conn.stream.read(&mut self.scratch) {
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return self.close(slot, &format!("read failed: {err}")),
+            };
+            let mut ctx = Ctx::new(Instant::now(), conn.peer);
+            if conn.closing {
+                // Lingering after our FIN: discard until theirs arrives.
+                if n == 0 {
+                    return self.close(slot, "closed");
+                }
+                continue;
+            }
+            if n == 0 {
+                conn.eof = true;
+                conn.protocol.on_eof(&conn.input, &mut ctx);
+            } else if conn.input.is_empty() {
+                // The common case: no partial message is waiting, so the
+                // protocol reads straight from the scratch buffer, and only
+                // what it leaves is copied.
+                let chunk = &self.scratch[..n];
+                let used = conn.protocol.on_bytes(chunk, &mut ctx).min(n);
+                conn.input.extend_from_slice(&chunk[used..]);
+            } else {
+                conn.input.extend_from_slice(&self.scratch[..n]);
+                let used = conn
+                    .protocol
+                    .on_bytes(&conn.input, &mut ctx)
+                    .min(conn.input.len());
+                conn.input.drain(..used);
+                if conn.input.is_empty() {
+                    conn.input = Vec::new(); // give the memory back while idle
+                }
+            }
+            if conn.input.len() > self.config.max_buffered_input {
+                let limit = self.config.max_buffered_input;
+                return self.close(
+                    slot,
+                    &format!("more than {limit} bytes buffered unconsumed"),
+                );
+            }
+            if !self.after_callback(slot, ctx) {
+                return;
+            }
+        }
+    }
+    // ANCHOR_END: read
+
+    /// Applies what a callback asked for. Returns whether the connection is
+    /// still open.
+    fn after_callback(&mut self, slot: usize, mut ctx: Ctx) -> bool {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return false;
+        };
+        if ctx.close_request() == Some(Close::Abort) {
+            self.close(slot, "aborted by the protocol");
+            return false;
+        }
+        let out = ctx.take_output();
+        if conn.output.is_empty() {
+            conn.output = out;
+        } else {
+            conn.output.extend_from_slice(&out);
+        }
+        match ctx.timer_request() {
+            TimerRequest::Keep => {}
+            TimerRequest::Cancel => conn.timer = None,
+            TimerRequest::At(at) => {
+                conn.timer = Some(at);
+                let key = Key {
+                    slot,
+                    generation: conn.generation,
+                };
+                self.timers.push(Reverse((at, key)));
+            }
+        }
+        if ctx.close_request() == Some(Close::AfterFlush) {
+            conn.closing = true;
+        }
+        if let Next::Drop(reason) = conn.flush(&self.config) {
+            self.close(slot, &reason);
+            return false;
+        }
+        self.after_flush(slot)
+    }
+
+    /// Updates WRITABLE interest and finishes a close once output drained.
+    /// Returns whether the connection is still open.
+    fn after_flush(&mut self, slot: usize) -> bool {
+        let Some(conn) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return false;
+        };
+        let pending = !conn.output.is_empty();
+        if pending != conn.wants_writable {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(err) =
+                self.poll
+                    .registry()
+                    .reregister(&mut conn.stream, Token(slot), interest)
+            {
+                self.close(slot, &format!("reregister failed: {err}"));
+                return false;
+            }
+            conn.wants_writable = pending;
+        }
+        if conn.closing && !pending && conn.linger_until.is_none() {
+            // Our FIN goes out; wait a little for theirs so that late bytes
+            // from the peer are not answered with a reset.
+            if conn.eof || conn.stream.shutdown(Shutdown::Write).is_err() {
+                self.close(slot, "closed");
+                return false;
+            }
+            let until = Instant::now() + self.config.linger;
+            conn.linger_until = Some(until);
+            let key = Key {
+                slot,
+                generation: conn.generation,
+            };
+            self.timers.push(Reverse((until, key)));
+        }
+        true
+    }
+
+    fn deliver_messages(&mut self) {
+        let batch =
+            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        for (key, message) in batch {
+            let Some(conn) = self.slots.get_mut(key.slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if conn.generation != key.generation || conn.closing {
+                continue;
+            }
+            conn.queued.fetch_sub(1, Ordering::AcqRel);
+            let mut ctx = Ctx::new(Instant::now(), conn.peer);
+            conn.protocol.on_message(message, &mut ctx);
+            self.after_callback(key.slot, ctx);
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        // Drop stale entries (timers replaced or connections gone) first.
+        while let Some(Reverse((at, key))) = self.timers.peek().copied() {
+            if self.timer_is_live(at, key) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    fn timer_is_live(&self, at: Instant, key: Key) -> bool {
+        match self.slots.get(key.slot).and_then(Option::as_ref) {
+            Some(conn) if conn.generation == key.generation => {
+                conn.timer == Some(at) || conn.linger_until == Some(at)
+            }
+            _ => false,
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, key))) = self.timers.peek().copied() {
+            if at > now {
+                return;
+            }
+            self.timers.pop();
+            if !self.timer_is_live(at, key) {
+                continue;
+            }
+            let Some(conn) = self.slots.get_mut(key.slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if conn.linger_until == Some(at) {
+                debug!("{}: no FIN within {:?}", conn.peer, self.config.linger);
+                self.close(key.slot, "closed");
+                continue;
+            }
+            conn.timer = None;
+            let mut ctx = Ctx::new(now, conn.peer);
+            conn.protocol.on_timer(&mut ctx);
+            self.after_callback(key.slot, ctx);
+        }
+    }
+
+    fn close(&mut self, slot: usize, reason: &str) {
+        if let Some(mut conn) = self.slots.get_mut(slot).and_then(Option::take) {
+            conn.closed.store(true, Ordering::Release);
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            info!("closed {}: {reason}", conn.peer);
+            self.free.push(slot);
+        }
+    }
+}
+
+impl<P> Conn<P> {
+    // ANCHOR: flush
+    /// Writes as much output as the kernel takes now.
+    fn flush(&mut self, config: &Config) -> Next {
+        let mut written = 0;
+        while written < self.output.len() {
+            match self.stream.write(&self.output[written..]) {
+                Ok(0) => return Next::Drop("write returned 0".into()),
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Next::Drop(format!("write failed: {err}")),
+            }
+        }
+        if written == self.output.len() {
+            self.output = Vec::new(); // idle again: hold no buffer
+        } else {
+            self.output.drain(..written);
+        }
+        if self.output.len() > config.max_unsent {
+            warn!(
+                "{}: dropped, {} bytes unsent: the peer is not reading",
+                self.peer,
+                self.output.len()
+            );
+            return Next::Drop(format!("over {} unsent bytes", config.max_unsent));
+        }
+        Next::Keep
+    }
+    // ANCHOR_END: flush
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::echo::Echo;
+    use std::io::{BufRead, BufReader};
+
+    fn start_echo(config: Config) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        spawn(listener, |_| Echo, config);
+        addr
+    }
+
+    fn connect(addr: SocketAddr) -> std::net::TcpStream {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    }
+
+    #[test]
+    fn echoes_and_closes_after_half_close() {
+        let addr = start_echo(Config::default());
+        let mut stream = connect(addr);
+        let payload: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let mut writer = stream.try_clone().unwrap();
+        let sent = payload.clone();
+        let sender = thread::spawn(move || {
+            writer.write_all(&sent).unwrap();
+            writer.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut echoed = Vec::new();
+        stream.read_to_end(&mut echoed).unwrap();
+        sender.join().unwrap();
+        assert!(
+            echoed == payload,
+            "echo differs: {} of {} bytes",
+            echoed.len(),
+            payload.len()
+        );
+    }
+
+    #[test]
+    fn many_connections_on_one_thread() {
+        let addr = start_echo(Config::default());
+        let mut streams: Vec<_> = (0..200).map(|_| connect(addr)).collect();
+        for (i, stream) in streams.iter_mut().enumerate() {
+            stream.write_all(format!("{i}\n").as_bytes()).unwrap();
+        }
+        for (i, stream) in streams.iter_mut().enumerate() {
+            let mut line = String::new();
+            BufReader::new(stream).read_line(&mut line).unwrap();
+            assert_eq!(line, format!("{i}\n"));
+        }
+    }
+
+    #[test]
+    fn a_peer_that_never_reads_is_cut_off() {
+        let addr = start_echo(Config {
+            max_unsent: 64 * 1024,
+            ..Config::default()
+        });
+        let mut hog = connect(addr);
+        hog.set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // Send far more than kernel buffers plus the cap hold, never reading
+        // the echo: the server must drop us rather than buffer it all.
+        let chunk = vec![b'x'; 64 * 1024];
+        let cut_off = (0..1000).any(|_| hog.write_all(&chunk).is_err());
+        assert!(
+            cut_off,
+            "64 MiB went through without the server cutting us off"
+        );
+        // Others are still served.
+        let mut other = connect(addr);
+        other.write_all(b"still here\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(other).read_line(&mut line).unwrap();
+        assert_eq!(line, "still here\n");
+    }
+}
