@@ -292,8 +292,11 @@ impl<M: Send + 'static> Owner<'_, M> {
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
                 Ok(Event::Bytes(_)) | Ok(Event::Message(_)) => continue,
-                Ok(Event::Eof) | Ok(Event::ReadFailed(_)) => return,
-                Err(_) => {
+                // Their FIN, or the reader already saw it and is gone.
+                Ok(Event::Eof) | Ok(Event::ReadFailed(_)) | Err(RecvTimeoutError::Disconnected) => {
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
                     debug!("{}: no FIN within {:?}", self.peer, self.config.linger);
                     return;
                 }

@@ -79,6 +79,9 @@ pub fn check_links(site: &Path) -> Result<Vec<String>> {
             let path = path.split('?').next().unwrap_or_default();
             let target = if path.is_empty() {
                 page.clone()
+            } else if let Some(from_root) = path.strip_prefix('/') {
+                // The book is served at the site's root (404.html links to "/").
+                site.join(from_root)
             } else {
                 page.parent().unwrap_or(site).join(path)
             };

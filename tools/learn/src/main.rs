@@ -51,7 +51,8 @@ enum Command {
 
 /// The repository root, where `Cargo.toml` of the workspace lives.
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 fn main() -> ExitCode {
