@@ -81,10 +81,12 @@ fn main() -> ExitCode {
 pub type Result<T> = std::result::Result<T, String>;
 
 fn home(root: &std::path::Path, addr: &str) -> Result<()> {
+    // Bind first: a wrong or busy address should fail before the build.
+    let listener = serve::bind_loopback(addr)?;
     let site = book::build(root)?;
     chapters::print();
     println!();
     exercises::print_progress(root)?;
     println!();
-    serve::serve(&site, addr)
+    serve::serve(&site, listener)
 }

@@ -10,8 +10,8 @@ use std::path::{Component, Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-/// Serves `site` on `addr` until the process is stopped.
-pub fn serve(site: &Path, addr: &str) -> Result<()> {
+/// Binds `addr`, which must be a loopback address.
+pub fn bind_loopback(addr: &str) -> Result<TcpListener> {
     let resolved = addr
         .to_socket_addrs()
         .map_err(|e| format!("{addr}: {e}"))?
@@ -22,8 +22,11 @@ pub fn serve(site: &Path, addr: &str) -> Result<()> {
             "{addr} is not a loopback address; the home serves on 127.0.0.1 or ::1 only"
         ));
     }
-    let listener =
-        TcpListener::bind(resolved).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    TcpListener::bind(resolved).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves `site` on `listener` until the process is stopped.
+pub fn serve(site: &Path, listener: TcpListener) -> Result<()> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("serving the book at http://{local}/  (Ctrl-C to stop)");
     for stream in listener.incoming().flatten() {
