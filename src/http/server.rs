@@ -388,10 +388,8 @@ impl ServerConn {
         Answering {
             head_only: owed.head_only,
             // A handler may end the connection; it cannot revive one the
-            // client (or a failure behind this request) is ending.
-            keep_alive: owed.keep_alive
-                && !response.closes_connection()
-                && !(self.owed.is_empty() && self.queued_error.is_some()),
+            // client is ending.
+            keep_alive: owed.keep_alive && !response.closes_connection(),
             version: owed.version,
         }
     }
@@ -502,3 +500,7 @@ fn chunked_error(error: super::chunked::ChunkedError) -> RequestError {
         ChunkedError::TooManyTrailers => RequestError::TooManyHeaders,
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
