@@ -332,3 +332,7 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
         self.settle(ctx);
     }
 }
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;
