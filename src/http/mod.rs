@@ -45,7 +45,7 @@ pub mod request;
 pub mod response;
 pub mod server;
 
-//TMP pub use client::{ClientResponse, ResponseParser};
+pub use client::{ClientResponse, ResponseParser};
 pub use error::RequestError;
 pub use headers::{Headers, Version};
 pub use limits::Limits;
