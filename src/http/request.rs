@@ -65,7 +65,8 @@ pub struct RequestHead {
     pub headers: Headers,
     /// How the body is framed.
     pub body: BodyKind,
-    /// The connection persists after the response (see [`keep_alive`]).
+    /// The connection persists after the response: HTTP/1.1 unless
+    /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
     pub keep_alive: bool,
     /// The client sent `Expect: 100-continue` and waits for a `100 Continue`
     /// before sending the body.

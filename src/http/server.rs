@@ -52,16 +52,20 @@ pub enum Outcome {
 enum Reading {
     /// Between requests, or inside a head.
     Head,
-    /// Inside the body of `head`.
-    Body {
-        head: RequestHead,
-        body: Vec<u8>,
-        decoder: BodyDecoder,
-        /// A `100 Continue` is owed, but earlier responses must go first.
-        continue_owed: bool,
-    },
+    /// Inside a body (boxed: a head is large, and the other states tiny).
+    Body(Box<InBody>),
     /// No more requests will be read.
     Stopped,
+}
+
+/// A request whose body is being read.
+#[derive(Debug)]
+struct InBody {
+    head: RequestHead,
+    body: Vec<u8>,
+    decoder: BodyDecoder,
+    /// A `100 Continue` is owed, but earlier responses must go first.
+    continue_owed: bool,
 }
 
 #[derive(Debug)]
@@ -174,7 +178,7 @@ impl ServerConn {
                         Err(error) => return progress(input.len(), self.fail(error, out)),
                     }
                 }
-                Reading::Body { .. } => match self.read_body(rest) {
+                Reading::Body(_) => match self.read_body(rest) {
                     Ok((len, None)) => return progress(used + len, Outcome::NeedMore),
                     Ok((len, Some(request))) => {
                         return progress(used + len, Outcome::Request(request));
@@ -211,12 +215,12 @@ impl ServerConn {
             ),
         };
         let continue_owed = head.expects_continue;
-        self.reading = Reading::Body {
+        self.reading = Reading::Body(Box::new(InBody {
             head,
             body: Vec::new(),
             decoder,
             continue_owed,
-        };
+        }));
         if !continue_owed {
             self.body_started = Some(now);
         }
@@ -228,12 +232,12 @@ impl ServerConn {
     /// an interim response must not cut into another request's answer.
     /// The body clock starts then: the client is not sending before it.
     fn send_continue_if_due(&mut self, now: Instant, out: &mut Vec<u8>) {
-        if let Reading::Body { continue_owed, .. } = &mut self.reading
-            && *continue_owed
+        if let Reading::Body(in_body) = &mut self.reading
+            && in_body.continue_owed
             && self.owed.is_empty()
             && self.streaming.is_none()
         {
-            *continue_owed = false;
+            in_body.continue_owed = false;
             self.body_started = Some(now);
             out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
@@ -242,9 +246,10 @@ impl ServerConn {
     /// Reads body bytes from `rest`: how many it used, and the request once
     /// the body is complete.
     fn read_body(&mut self, rest: &[u8]) -> Result<(usize, Option<Request>), RequestError> {
-        let Reading::Body { body, decoder, .. } = &mut self.reading else {
+        let Reading::Body(in_body) = &mut self.reading else {
             return Ok((0, None));
         };
+        let InBody { body, decoder, .. } = &mut **in_body;
         let (used, done) = match decoder {
             BodyDecoder::Length(remaining) => {
                 // `take` fits in usize: it is at most `rest.len()`.
@@ -264,15 +269,15 @@ impl ServerConn {
             return Ok((used, None));
         }
         let finished = std::mem::replace(&mut self.reading, Reading::Head);
-        let Reading::Body {
+        let Reading::Body(in_body) = finished else {
+            return Ok((used, None));
+        };
+        let InBody {
             head,
             body,
             decoder,
             ..
-        } = finished
-        else {
-            return Ok((used, None));
-        };
+        } = *in_body;
         let trailers = match decoder {
             BodyDecoder::Chunked(_, trailers) => trailers,
             BodyDecoder::Length(_) => Headers::new(),
