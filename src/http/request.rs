@@ -130,12 +130,18 @@ pub fn parse_head(
 /// and could still become `HTTP/d.d`, wait for more; a complete `HTTP/d.d` is
 /// a version we do not support (505); anything else is not HTTP (400).
 fn version_error(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, RequestError> {
-    let (line, complete) = match buf.iter().position(|&b| b == b'\n') {
+    // The line ends at CR or LF: either one ends the version token, so the
+    // answer is the same however the bytes were split.
+    let (line, complete) = match buf.iter().position(|&b| b == b'\r' || b == b'\n') {
         Some(end) => (&buf[..end], true),
         None => (buf, false),
     };
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let token = line.rsplit(|&b| b == b' ').next().unwrap_or(line);
+    // The version is the third of exactly three parts: `GE T / HTTP/1.1`
+    // also fails on its "version", but it is not a request line at all.
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [_, _, token] = parts.as_slice() else {
+        return Err(RequestError::BadRequest("invalid request line"));
+    };
     const SHAPE: &[u8] = b"HTTP/d.d";
     let fits = token.len() <= SHAPE.len()
         && token.iter().zip(SHAPE).all(|(&b, &want)| match want {
@@ -145,7 +151,7 @@ fn version_error(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, RequestErro
     match (fits, complete, token.len() == SHAPE.len()) {
         (true, true, true) => Err(RequestError::UnsupportedVersion),
         (true, false, _) => Ok(None),
-        _ => Err(RequestError::BadRequest("invalid HTTP version")),
+        _ => Err(RequestError::BadRequest("invalid request line")),
     }
 }
 
@@ -323,8 +329,14 @@ mod tests {
 
     #[test]
     fn version_sniffing_waits_for_the_end_of_the_line() {
+        // Four parts: the last looks like a version, but the line is not HTTP.
+        assert!(matches!(
+            parse("GE T / HTTP/1.1\r\n"),
+            Err(RequestError::BadRequest(_))
+        ));
+        assert!(matches!(parse("GE T /"), Err(RequestError::BadRequest(_))));
         assert_eq!(parse("GET / HTTP/2"), Ok(None));
-        assert_eq!(parse("GET / HTTP/2.0\r"), Ok(None));
+        assert_eq!(parse("GET / HTTP/2.0"), Ok(None));
         assert_eq!(
             parse("GET / HTTP/2.0\r\n"),
             Err(RequestError::UnsupportedVersion)
