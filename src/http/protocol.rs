@@ -40,6 +40,10 @@ use std::time::{Duration, Instant};
 
 // ANCHOR: handler
 /// The application: turns requests into responses.
+///
+/// Answer `HEAD` as you would `GET`: the writer sends the head only, with
+/// the `Content-Length` of the body you gave. Errors in the request itself
+/// (the limits table) never reach the handler.
 pub trait Handler: Send + Sync + 'static {
     /// Answers `request`, now or later through `responder`.
     fn handle(&self, request: Request, responder: Responder) -> Reply;
