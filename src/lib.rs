@@ -9,9 +9,11 @@
 //! | [`framing`] | 1 | message boundaries on top of TCP's byte stream |
 //! | [`echo`] | 1 | the smallest protocol: echo every byte back |
 //! | [`driver`] | 1 (threads), 4 (mio) | sockets, threads, timers, outside messages |
+//! | [`http`] | 2 | HTTP/1.1 server and client on `httparse`: limits, keep-alive, long polling |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
 pub mod cli;
 pub mod driver;
 pub mod echo;
 pub mod framing;
+pub mod http;

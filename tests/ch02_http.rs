@@ -23,7 +23,8 @@ struct Site {
 
 impl Site {
     fn new(name: &str) -> Site {
-        let dir = std::env::temp_dir().join(format!("netladder-ch02-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("netladder-ch02-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("www/sub")).unwrap();
         fs::write(dir.join("www/hello.txt"), "hello, http\n").unwrap();
@@ -70,13 +71,21 @@ fn read_response(stream: &mut TcpStream) -> String {
     let mut data = Vec::new();
     let mut byte = [0u8; 1];
     while !data.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "connection closed mid-head");
+        assert_eq!(
+            stream.read(&mut byte).unwrap(),
+            1,
+            "connection closed mid-head"
+        );
         data.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&data).into_owned();
     let length: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .unwrap_or(0);
     let mut body = vec![0; length];
     stream.read_exact(&mut body).unwrap();
@@ -84,7 +93,11 @@ fn read_response(stream: &mut TcpStream) -> String {
 }
 
 fn status(response: &str) -> u16 {
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -92,18 +105,39 @@ fn serves_files_listings_and_404() {
     let site = Site::new("files");
     for driver in DRIVERS {
         let server = start(&site, driver, &[]);
-        let file = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let file = exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(status(&file), 200, "{driver}: {file}");
         assert!(file.contains("Content-Type: text/plain"), "{file}");
         assert!(file.ends_with("\r\n\r\nhello, http\n"), "{file}");
-        let listing = exchange(&server, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        assert!(listing.contains("href=\"hello.txt\"") && listing.contains("href=\"sub/\""), "{listing}");
-        let redirect = exchange(&server, b"GET /sub HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let listing = exchange(
+            &server,
+            b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert!(
+            listing.contains("href=\"hello.txt\"") && listing.contains("href=\"sub/\""),
+            "{listing}"
+        );
+        let redirect = exchange(
+            &server,
+            b"GET /sub HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(status(&redirect), 301, "{redirect}");
-        let missing = exchange(&server, b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let missing = exchange(
+            &server,
+            b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(status(&missing), 404, "{missing}");
-        let head = exchange(&server, b"HEAD /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-        assert!(head.contains("Content-Length: 12") && head.ends_with("\r\n\r\n"), "{head}");
+        let head = exchange(
+            &server,
+            b"HEAD /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert!(
+            head.contains("Content-Length: 12") && head.ends_with("\r\n\r\n"),
+            "{head}"
+        );
     }
 }
 
@@ -125,11 +159,20 @@ fn traversal_never_leaves_the_root() {
             let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
             let response = exchange(&server, request.as_bytes());
             let code = status(&response);
-            assert!(code == 403 || code == 404 || code == 400, "{driver} {target}: {response}");
-            assert!(!response.contains("TOP SECRET"), "{driver} {target} leaked the secret");
+            assert!(
+                code == 403 || code == 404 || code == 400,
+                "{driver} {target}: {response}"
+            );
+            assert!(
+                !response.contains("TOP SECRET"),
+                "{driver} {target} leaked the secret"
+            );
         }
         // An absolute-form path outside the root is looked up under the root.
-        let response = exchange(&server, b"GET /etc/passwd HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let response = exchange(
+            &server,
+            b"GET /etc/passwd HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(status(&response), 404, "{response}");
     }
 }
@@ -141,7 +184,9 @@ fn keep_alive_serves_several_requests_on_one_connection() {
         let server = start(&site, driver, &[]);
         let mut stream = connect(&server);
         for _ in 0..3 {
-            stream.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            stream
+                .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             let response = read_response(&mut stream);
             assert!(response.ends_with("hello, http\n"), "{driver}: {response}");
         }
@@ -157,22 +202,36 @@ fn keep_alive_serves_several_requests_on_one_connection() {
 #[test]
 fn every_limit_gets_its_status() {
     let site = Site::new("limits");
-    let big_header = format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "x".repeat(20_000));
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(20_000)
+    );
     let many_headers = format!("GET / HTTP/1.1\r\n{}\r\n", "X-H: 1\r\n".repeat(100));
     let cases: [(&[u8], u16); 7] = [
         (b"GET / HTTP/1.1\r\nHost t\r\n\r\n", 400),
         (b"NOT A REQUEST\r\n\r\n", 400),
         (big_header.as_bytes(), 431),
         (many_headers.as_bytes(), 431),
-        (b"POST /send HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\n", 413),
-        (b"POST /send HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (
+            b"POST /send HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\n",
+            413,
+        ),
+        (
+            b"POST /send HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
         (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
     ];
     for driver in DRIVERS {
         let server = start(&site, driver, &[]);
         for (request, expected) in cases {
             let response = exchange(&server, request);
-            assert_eq!(status(&response), expected, "{driver}: {}", String::from_utf8_lossy(&request[..40]));
+            assert_eq!(
+                status(&response),
+                expected,
+                "{driver}: {}",
+                String::from_utf8_lossy(&request[..40])
+            );
         }
     }
 }
@@ -183,10 +242,14 @@ fn a_slowloris_client_times_out_while_others_are_served() {
     for driver in DRIVERS {
         let server = start(&site, driver, &["--head-timeout", "0.5"]);
         let mut slow = connect(&server);
-        slow.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n").unwrap();
+        slow.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n")
+            .unwrap();
         let started = Instant::now();
         // Meanwhile another client is served at once.
-        let fast = exchange(&server, b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let fast = exchange(
+            &server,
+            b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
         assert!(fast.ends_with("hello, http\n"), "{driver}: {fast}");
         // The slow one dribbles a header byte now and then, and still gets
         // 408 once its head has taken longer than the limit.
@@ -200,7 +263,10 @@ fn a_slowloris_client_times_out_while_others_are_served() {
         let _ = slow.read_to_end(&mut response);
         let response = String::from_utf8_lossy(&response);
         assert_eq!(status(&response), 408, "{driver}: {response}");
-        assert!(started.elapsed() < Duration::from_secs(8), "{driver}: held too long");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{driver}: held too long"
+        );
     }
 }
 
@@ -210,16 +276,26 @@ fn long_poll_hands_a_message_from_one_client_to_another() {
     for driver in DRIVERS {
         let server = start(&site, driver, &[]);
         let mut poller = connect(&server);
-        poller.write_all(b"GET /poll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        poller
+            .write_all(b"GET /poll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         // The poll is held: nothing comes back yet.
-        poller.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        poller
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let mut probe = [0u8; 1];
-        assert!(poller.read(&mut probe).is_err(), "{driver}: the poll was answered at once");
+        assert!(
+            poller.read(&mut probe).is_err(),
+            "{driver}: the poll was answered at once"
+        );
         poller.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let sent = exchange(&server, b"POST /send HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhi yo");
         assert!(sent.contains("delivered to 1"), "{driver}: {sent}");
         let delivered = read_response(&mut poller);
-        assert!(delivered.contains("X-Message-Id: 1") && delivered.ends_with("hi yo"), "{delivered}");
+        assert!(
+            delivered.contains("X-Message-Id: 1") && delivered.ends_with("hi yo"),
+            "{delivered}"
+        );
     }
 }
 
@@ -230,7 +306,9 @@ fn an_unanswered_poll_gets_204_after_the_timeout() {
         let server = start(&site, driver, &["--poll-timeout", "0.3"]);
         let mut poller = connect(&server);
         let started = Instant::now();
-        poller.write_all(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        poller
+            .write_all(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         let response = read_response(&mut poller);
         assert_eq!(status(&response), 204, "{driver}: {response}");
         assert!(started.elapsed() >= Duration::from_millis(300));
@@ -238,10 +316,9 @@ fn an_unanswered_poll_gets_204_after_the_timeout() {
 }
 
 fn curl(args: &[&str]) -> std::process::Output {
-    Command::new("curl")
-        .args(args)
-        .output()
-        .expect("curl is needed for this test: `apt-get install curl` (scripts/test-all installs it)")
+    Command::new("curl").args(args).output().expect(
+        "curl is needed for this test: `apt-get install curl` (scripts/test-all installs it)",
+    )
 }
 
 #[test]
@@ -254,19 +331,49 @@ fn curl_gets_files_and_reuses_the_connection() {
         let two = format!("{base}/sub/page.html");
         let output = curl(&["-sv", "--max-time", "10", &one, &two]);
         assert!(output.status.success(), "{output:?}");
-        assert_eq!(String::from_utf8_lossy(&output.stdout), "hello, http\n<p>sub</p>\n");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "hello, http\n<p>sub</p>\n"
+        );
         let log = String::from_utf8_lossy(&output.stderr);
         assert!(log.contains("< HTTP/1.1 200 OK"), "{log}");
-        assert!(log.to_lowercase().contains("re-using existing connection"), "{driver}: no keep-alive reuse:\n{log}");
+        assert!(
+            log.to_lowercase().contains("re-using existing connection"),
+            "{driver}: no keep-alive reuse:\n{log}"
+        );
         // A chunked upload to the long-poll demo.
-        let posted = curl(&["-s", "--max-time", "10", "-H", "Transfer-Encoding: chunked", "--data-binary", "from curl", &format!("{base}/send")]);
-        assert!(String::from_utf8_lossy(&posted.stdout).contains("message 1 delivered"), "{posted:?}");
+        let posted = curl(&[
+            "-s",
+            "--max-time",
+            "10",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            "from curl",
+            &format!("{base}/send"),
+        ]);
+        assert!(
+            String::from_utf8_lossy(&posted.stdout).contains("message 1 delivered"),
+            "{posted:?}"
+        );
         let polled = curl(&["-s", "--max-time", "10", &format!("{base}/poll?after=0")]);
         assert_eq!(String::from_utf8_lossy(&polled.stdout), "from curl");
         // Expect: 100-continue, which curl sends for larger bodies.
         let big = "x".repeat(2000);
-        let expect = curl(&["-sv", "--max-time", "10", "-H", "Expect: 100-continue", "--data-binary", &big, &format!("{base}/send")]);
-        assert!(String::from_utf8_lossy(&expect.stderr).contains("100 Continue"), "{expect:?}");
+        let expect = curl(&[
+            "-sv",
+            "--max-time",
+            "10",
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            &big,
+            &format!("{base}/send"),
+        ]);
+        assert!(
+            String::from_utf8_lossy(&expect.stderr).contains("100 Continue"),
+            "{expect:?}"
+        );
     }
 }
 
@@ -284,6 +391,12 @@ fn the_get_binary_fetches_a_file() {
         .args(["--include", &format!("http://{}/missing", server.addr)])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&missing.stdout).starts_with("HTTP/1.1 404"), "{missing:?}");
-    assert!(!missing.status.success(), "a 404 exits non-zero, as curl --fail does");
+    assert!(
+        String::from_utf8_lossy(&missing.stdout).starts_with("HTTP/1.1 404"),
+        "{missing:?}"
+    );
+    assert!(
+        !missing.status.success(),
+        "a 404 exits non-zero, as curl --fail does"
+    );
 }

@@ -74,15 +74,19 @@ impl App {
 // ANCHOR_END: routes
 
 fn seconds(value: f64, flag: &str) -> std::io::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| std::io::Error::other(format!("--{flag} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        std::io::Error::other(format!("--{flag} must be a non-negative number of seconds"))
+    })
 }
 
 fn main() -> std::io::Result<()> {
     netladder::cli::init_logging();
     let args = Args::parse();
     if !args.root.is_dir() {
-        return Err(std::io::Error::other(format!("--root {} is not a folder", args.root.display())));
+        return Err(std::io::Error::other(format!(
+            "--root {} is not a folder",
+            args.root.display()
+        )));
     }
     let limits = Limits {
         max_head_bytes: args.max_head,

@@ -54,7 +54,9 @@ impl LongPoll {
     // ANCHOR: poll
     /// `GET /poll?after=N`: the next message, now or when it comes.
     pub fn poll(&self, request: &Request, responder: Responder) -> Reply {
-        let after = query_value(request, "after").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let after = query_value(request, "after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((id, text)) = state.messages.iter().find(|(id, _)| *id > after) {
             return Reply::Now(message_response(*id, text));
@@ -75,8 +77,13 @@ impl LongPoll {
     /// `POST /send`: number the message and answer every held poll.
     pub fn send(&self, request: &Request) -> Response {
         let text = match std::str::from_utf8(&request.body) {
-            Ok(text) if !text.trim().is_empty() && text.len() <= MAX_MESSAGE => text.trim().to_string(),
-            _ => return Response::new(400).text(format!("send 1 to {MAX_MESSAGE} bytes of UTF-8 text\n")),
+            Ok(text) if !text.trim().is_empty() && text.len() <= MAX_MESSAGE => {
+                text.trim().to_string()
+            }
+            _ => {
+                return Response::new(400)
+                    .text(format!("send 1 to {MAX_MESSAGE} bytes of UTF-8 text\n"));
+            }
         };
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let id = state.next_id;
@@ -92,7 +99,9 @@ impl LongPoll {
                 delivered += 1;
             }
         }
-        Response::new(200).text(format!("message {id} delivered to {delivered} waiting poll(s)\n"))
+        Response::new(200).text(format!(
+            "message {id} delivered to {delivered} waiting poll(s)\n"
+        ))
     }
     // ANCHOR_END: send
 }

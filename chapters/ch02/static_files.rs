@@ -46,7 +46,9 @@ fn percent_decode(text: &str) -> Option<String> {
 /// Answers a GET or HEAD for a file or folder under `root`.
 pub fn serve(root: &Path, request: &Request) -> Response {
     if request.method != "GET" && request.method != "HEAD" {
-        return Response::new(405).header("Allow", "GET, HEAD").text("only GET and HEAD here\n");
+        return Response::new(405)
+            .header("Allow", "GET, HEAD")
+            .text("only GET and HEAD here\n");
     }
     let Some(path) = safe_join(root, request.path()) else {
         return Response::new(403).text("forbidden\n");
@@ -62,7 +64,9 @@ pub fn serve(root: &Path, request: &Request) -> Response {
         if !request.path().ends_with('/') {
             // Relative links in the listing need the trailing slash.
             let location = format!("{}/", request.path());
-            return Response::new(301).header("Location", location).text("moved\n");
+            return Response::new(301)
+                .header("Location", location)
+                .text("moved\n");
         }
         let index = real.join("index.html");
         if index.is_file() {
@@ -75,7 +79,9 @@ pub fn serve(root: &Path, request: &Request) -> Response {
 
 fn file(path: &Path) -> Response {
     match fs::read(path) {
-        Ok(body) => Response::new(200).header("Content-Type", content_type(path)).body(body),
+        Ok(body) => Response::new(200)
+            .header("Content-Type", content_type(path))
+            .body(body),
         Err(_) => Response::new(404).text("not found\n"),
     }
 }
@@ -89,22 +95,37 @@ fn listing(dir: &Path, url_path: &str) -> Response {
         .flatten()
         .map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_dir() { name + "/" } else { name }
+            if entry.path().is_dir() {
+                name + "/"
+            } else {
+                name
+            }
         })
         .collect();
     names.sort();
     let title = escape_html(url_path);
-    let mut html = format!("<!doctype html>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<h1>{title}</h1>\n<ul>\n");
+    let mut html = format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<h1>{title}</h1>\n<ul>\n"
+    );
     for name in names {
         let shown = escape_html(&name);
-        let _ = writeln!(html, "<li><a href=\"{}\">{shown}</a></li>", percent_encode(&name));
+        let _ = writeln!(
+            html,
+            "<li><a href=\"{}\">{shown}</a></li>",
+            percent_encode(&name)
+        );
     }
     html.push_str("</ul>\n");
-    Response::new(200).header("Content-Type", "text/html; charset=utf-8").body(html)
+    Response::new(200)
+        .header("Content-Type", "text/html; charset=utf-8")
+        .body(html)
 }
 
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Escapes everything but unreserved characters and `/`.
@@ -147,9 +168,23 @@ mod tests {
     #[test]
     fn joins_plain_paths_and_refuses_escapes() {
         let root = Path::new("/srv");
-        assert_eq!(safe_join(root, "/a/b.html"), Some(PathBuf::from("/srv/a/b.html")));
-        assert_eq!(safe_join(root, "/my%20file"), Some(PathBuf::from("/srv/my file")));
-        for attack in ["/../etc/passwd", "/%2e%2e/etc/passwd", "/a/%2E%2E%2F%2E%2E/x", "/a%00b", "/c:/x", "x", "/%zz"] {
+        assert_eq!(
+            safe_join(root, "/a/b.html"),
+            Some(PathBuf::from("/srv/a/b.html"))
+        );
+        assert_eq!(
+            safe_join(root, "/my%20file"),
+            Some(PathBuf::from("/srv/my file"))
+        );
+        for attack in [
+            "/../etc/passwd",
+            "/%2e%2e/etc/passwd",
+            "/a/%2E%2E%2F%2E%2E/x",
+            "/a%00b",
+            "/c:/x",
+            "x",
+            "/%zz",
+        ] {
             assert_eq!(safe_join(root, attack), None, "{attack}");
         }
     }

@@ -1,0 +1,342 @@
+//! [`HttpProtocol`]: a [`ServerConn`] behind the driver's [`Protocol`] trait,
+//! calling an application [`Handler`].
+//!
+//! # Answering now or later
+//!
+//! For each request the handler returns a [`Reply`]:
+//!
+//! - [`Reply::Now`] with the response, written at once;
+//! - [`Reply::Later`]: the request is *held*. The handler keeps the
+//!   [`Responder`] it was given and, from any thread, calls
+//!   [`Responder::send`] when the answer exists. The response travels as a
+//!   [`Message`] through the connection's [`Mailbox`], so the connection's
+//!   own thread writes it, in order with everything else. If `within`
+//!   passes first, the `otherwise` response is sent instead.
+//!
+//! Long polling is exactly this: `GET /poll` stores its responder and
+//! replies `Later { within: 30 s, otherwise: 204 }`; `POST /send` takes the
+//! stored responders and sends each the message.
+//!
+//! Each responder carries its request's number. A response for a request
+//! that has already been answered (it timed out; a second send) is dropped,
+//! so it can never be mistaken for the answer to the *next* request.
+//!
+//! # Held requests and pipelining
+//!
+//! Responses must leave in request order. While a request is held, this
+//! protocol reads no further requests: bytes that arrive are kept (up to
+//! one full request's worth, `max_head_bytes + max_body_bytes`) and parsed
+//! once the held request is answered. A client that sends more than that
+//! behind a held request is disconnected.
+
+use super::limits::Limits;
+use super::request::Request;
+use super::response::Response;
+use super::server::{Outcome, ServerConn};
+use crate::driver::{Ctx, Mailbox, Protocol, SendError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+// ANCHOR: handler
+/// The application: turns requests into responses.
+///
+/// Answer `HEAD` as you would `GET`: the writer sends the head only, with
+/// the `Content-Length` of the body you gave. Errors in the request itself
+/// (the limits table) never reach the handler.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers `request`, now or later through `responder`.
+    fn handle(&self, request: Request, responder: Responder) -> Reply;
+}
+
+/// Any `Fn(Request, Responder) -> Reply` closure is a handler.
+impl<F> Handler for F
+where
+    F: Fn(Request, Responder) -> Reply + Send + Sync + 'static,
+{
+    fn handle(&self, request: Request, responder: Responder) -> Reply {
+        self(request, responder)
+    }
+}
+
+/// A handler's answer to one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Send this response now.
+    Now(Response),
+    /// Hold the request: the response will come through the [`Responder`].
+    /// If it has not come `within` this time, send `otherwise`.
+    Later {
+        /// How long to wait for the responder.
+        within: Duration,
+        /// What to send if it does not answer in time (204 for a long poll).
+        otherwise: Response,
+    },
+}
+
+/// What reaches an HTTP connection through its [`Mailbox`].
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The response to held request number `request`.
+    Respond {
+        /// Which request ([`Responder`]s know).
+        request: u64,
+        /// The answer.
+        response: Response,
+    },
+}
+
+/// Answers one request, from any thread, after its handler has returned
+/// [`Reply::Later`]. Cheap to clone; only the first answer counts.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    mailbox: Option<Mailbox<Message>>,
+    request: u64,
+}
+
+impl Responder {
+    /// Delivers `response` to the connection. Fails if the connection has
+    /// closed (the client left) or is not keeping up.
+    pub fn send(&self, response: Response) -> Result<(), SendError> {
+        let mailbox = self.mailbox.as_ref().ok_or(SendError::Closed)?;
+        mailbox.send(Message::Respond {
+            request: self.request,
+            response,
+        })
+    }
+
+    /// The number of the request this responder answers.
+    pub fn request(&self) -> u64 {
+        self.request
+    }
+}
+// ANCHOR_END: handler
+
+/// The request being held, and what to do when its time is up.
+#[derive(Debug)]
+struct Held {
+    request: u64,
+    deadline: Instant,
+    otherwise: Response,
+}
+
+/// One HTTP connection running `H`. See the module docs.
+pub struct HttpProtocol<H> {
+    handler: Arc<H>,
+    limits: Limits,
+    /// Made in `on_open`, where the clock is first known.
+    conn: Option<ServerConn>,
+    mailbox: Option<Mailbox<Message>>,
+    next_request: u64,
+    held: Option<Held>,
+    /// Bytes that arrived while a request was held, not yet parsed.
+    stash: Vec<u8>,
+    /// The peer has half-closed: finish what is owed, then close.
+    peer_done: bool,
+}
+
+impl<H: Handler> HttpProtocol<H> {
+    /// A connection that will serve `handler` within `limits`.
+    pub fn new(handler: Arc<H>, limits: Limits) -> HttpProtocol<H> {
+        HttpProtocol {
+            handler,
+            limits,
+            conn: None,
+            mailbox: None,
+            next_request: 0,
+            held: None,
+            stash: Vec::new(),
+            peer_done: false,
+        }
+    }
+
+    /// A factory for a driver: one `HttpProtocol` per accepted connection,
+    /// all sharing `handler`.
+    pub fn factory(
+        handler: H,
+        limits: Limits,
+    ) -> impl Fn(SocketAddr) -> HttpProtocol<H> + Send + Sync + 'static {
+        let handler = Arc::new(handler);
+        move |_peer| HttpProtocol::new(Arc::clone(&handler), limits.clone())
+    }
+
+    /// The connection, made on first use if the driver skipped `on_open`.
+    fn conn(&mut self, now: Instant) -> &mut ServerConn {
+        let limits = &self.limits;
+        self.conn
+            .get_or_insert_with(|| ServerConn::new(limits.clone(), now))
+    }
+
+    // ANCHOR: dispatch
+    /// Parses and answers requests in `input` until it runs out, a request is
+    /// held, or the connection stops. Returns the bytes used.
+    fn serve(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let mut used = 0;
+        while self.held.is_none() {
+            let now = ctx.now();
+            let progress = self
+                .conn(now)
+                .receive(&input[used..], now, ctx.send_buffer());
+            used += progress.consumed;
+            match progress.outcome {
+                Outcome::Request(request) => self.dispatch(request, ctx),
+                Outcome::NeedMore | Outcome::Stopped => break,
+            }
+        }
+        used
+    }
+
+    /// Hands one request to the handler and acts on its reply.
+    fn dispatch(&mut self, request: Request, ctx: &mut Ctx) {
+        let number = self.next_request;
+        self.next_request += 1;
+        let responder = Responder {
+            mailbox: self.mailbox.clone(),
+            request: number,
+        };
+        match self.handler.handle(request, responder) {
+            Reply::Now(response) => self.respond(&response, ctx),
+            Reply::Later { within, otherwise } => {
+                self.held = Some(Held {
+                    request: number,
+                    deadline: ctx.now() + within,
+                    otherwise,
+                });
+            }
+        }
+    }
+    // ANCHOR_END: dispatch
+
+    fn respond(&mut self, response: &Response, ctx: &mut Ctx) {
+        let now = ctx.now();
+        // Every request the connection handed out owes exactly one response,
+        // and this is it, so the call cannot fail; if it ever did, the bug
+        // should show in the log, not take the process down.
+        if self
+            .conn(now)
+            .respond(response, now, ctx.send_buffer())
+            .is_err()
+        {
+            tracing::error!("a response with no request to answer");
+        }
+    }
+
+    /// The held request was answered: parse what waited behind it.
+    fn release(&mut self, response: &Response, ctx: &mut Ctx) {
+        self.held = None;
+        self.respond(response, ctx);
+        let stash = std::mem::take(&mut self.stash);
+        let used = self.serve(&stash, ctx);
+        self.keep_unparsed(&stash[used.min(stash.len())..], ctx);
+    }
+
+    /// Keeps bytes that cannot be parsed yet because a request is held (or
+    /// because earlier bytes are already kept).
+    fn keep_unparsed(&mut self, bytes: &[u8], ctx: &mut Ctx) {
+        let cap = self.limits.max_head_bytes + self.limits.max_body_bytes;
+        if self.stash.len() + bytes.len() > cap {
+            tracing::debug!("{}: too much pipelined behind a held request", ctx.peer());
+            ctx.abort();
+            return;
+        }
+        self.stash.extend_from_slice(bytes);
+    }
+
+    /// After every callback: close if done, else ask for the next deadline.
+    fn settle(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now();
+        let conn = self.conn(now);
+        let finished = conn.should_close();
+        let owed = conn.unanswered();
+        let conn_deadline = conn.deadline();
+        if finished || (self.peer_done && self.held.is_none() && owed == 0) {
+            ctx.close();
+            return;
+        }
+        let held_deadline = self.held.as_ref().map(|held| held.deadline);
+        match [held_deadline, conn_deadline].into_iter().flatten().min() {
+            Some(at) => ctx.wake_at(at),
+            None => ctx.cancel_timer(),
+        }
+    }
+}
+
+impl<H: Handler> Protocol for HttpProtocol<H> {
+    type Message = Message;
+
+    fn on_open(&mut self, mailbox: Mailbox<Message>, ctx: &mut Ctx) {
+        self.mailbox = Some(mailbox);
+        self.conn(ctx.now());
+        self.settle(ctx);
+    }
+
+    fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let used = if self.held.is_some() {
+            // Wait: responses must stay in order.
+            self.keep_unparsed(input, ctx);
+            input.len()
+        } else if !self.stash.is_empty() {
+            // Earlier bytes were kept: the new ones go behind them.
+            let mut stash = std::mem::take(&mut self.stash);
+            stash.extend_from_slice(input);
+            let used = self.serve(&stash, ctx);
+            self.keep_unparsed(&stash[used.min(stash.len())..], ctx);
+            input.len()
+        } else {
+            let used = self.serve(input, ctx);
+            if self.held.is_some() {
+                // Held mid-buffer: keep the rest ourselves, because the driver
+                // only offers its leftovers again when new bytes arrive, and
+                // the answer will come through `on_message` instead.
+                self.keep_unparsed(&input[used..], ctx);
+                input.len()
+            } else {
+                used
+            }
+        };
+        self.settle(ctx);
+        used
+    }
+
+    fn on_eof(&mut self, input: &[u8], ctx: &mut Ctx) {
+        // A partial request in `input` can never complete; what is owed is
+        // still answered (the client may be reading after half-closing).
+        let _ = input;
+        self.peer_done = true;
+        self.settle(ctx);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now();
+        if let Some(held) = self.held.take_if(|held| now >= held.deadline) {
+            self.release(&held.otherwise, ctx);
+        }
+        let conn = self.conn(now);
+        conn.on_timer(now, ctx.send_buffer());
+        self.settle(ctx);
+    }
+
+    fn on_message(&mut self, message: Message, ctx: &mut Ctx) {
+        match message {
+            Message::Respond { request, response } => {
+                if self
+                    .held
+                    .as_ref()
+                    .is_some_and(|held| held.request == request)
+                {
+                    self.release(&response, ctx);
+                } else {
+                    tracing::debug!(
+                        "{}: dropping a late answer to request {request}",
+                        ctx.peer()
+                    );
+                }
+            }
+        }
+        self.settle(ctx);
+    }
+}
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;
