@@ -18,8 +18,12 @@ const CHAPTERS: &[Chapter] = &[
     },
     Chapter {
         number: 2,
-        title: "HTTP/1.1 on httparse",
-        run: &[],
+        title: "HTTP/1.1 on httparse: keep-alive, limits, long polling",
+        run: &[
+            "cargo run --bin ch02-http-server -- --root . --addr 127.0.0.1:7002",
+            "curl -v http://127.0.0.1:7002/README.md",
+            "open http://127.0.0.1:7002/demo/long-poll in two browser tabs",
+        ],
     },
     Chapter {
         number: 3,
