@@ -124,6 +124,8 @@ struct Conn<P> {
     eof: bool,
     /// We are closing: after `output` drains, half-close and linger.
     closing: bool,
+    /// An outbound connect has not finished yet: nothing can be written.
+    connecting: bool,
     /// When lingering ends, once our FIN is out.
     linger_until: Option<Instant>,
     wants_writable: bool,
@@ -137,7 +139,20 @@ pub fn serve<N: NewProtocol>(
     new_protocol: N,
     config: Config,
 ) -> io::Result<()> {
-    EventLoop::new(listener, new_protocol, config)?.run()
+    let mut event_loop = EventLoop::new(config)?;
+    event_loop.listen(listener, new_protocol)?;
+    event_loop.run()
+}
+
+/// Opens a client connection to each address, running its protocol, all on
+/// the calling thread; returns when every connection has closed. Load
+/// generators and test clients use this side of the loop.
+pub fn connect_all<P: Protocol>(targets: Vec<(SocketAddr, P)>, config: Config) -> io::Result<()> {
+    let mut event_loop = EventLoop::new(config)?;
+    for (addr, protocol) in targets {
+        event_loop.connect(addr, protocol)?;
+    }
+    event_loop.run()
 }
 
 /// Runs `serve` on a background thread.
@@ -149,18 +164,21 @@ pub fn spawn<N: NewProtocol>(
     thread::spawn(move || serve(listener, new_protocol, config))
 }
 
-type Msg<N> = <<N as NewProtocol>::Protocol as Protocol>::Message;
+/// Makes the protocol for each accepted connection.
+type Factory<P> = Box<dyn Fn(SocketAddr) -> P + Send>;
 
-struct EventLoop<N: NewProtocol> {
+struct EventLoop<P: Protocol> {
     poll: Poll,
-    listener: TcpListener,
-    new_protocol: N,
+    /// The listening socket, when serving (none for a client-only loop).
+    listener: Option<(TcpListener, Factory<P>)>,
     config: Config,
-    slots: Vec<Option<Conn<N::Protocol>>>,
+    slots: Vec<Option<Conn<P>>>,
+    /// Connections open now: a client-only loop ends when it reaches 0.
+    open: usize,
     free: Vec<usize>,
     next_generation: u64,
     timers: BinaryHeap<Reverse<(Instant, Key)>>,
-    shared: Arc<Shared<Msg<N>>>,
+    shared: Arc<Shared<P::Message>>,
     scratch: Vec<u8>,
 }
 
@@ -170,18 +188,14 @@ enum Next {
     Drop(String),
 }
 
-impl<N: NewProtocol> EventLoop<N> {
-    fn new(listener: std::net::TcpListener, new_protocol: N, config: Config) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        let mut listener = TcpListener::from_std(listener);
+impl<P: Protocol> EventLoop<P> {
+    fn new(config: Config) -> io::Result<Self> {
         let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(EventLoop {
             poll,
-            listener,
-            new_protocol,
+            listener: None,
+            open: 0,
             scratch: vec![0; config.scratch_size.max(1)],
             config,
             slots: Vec::new(),
@@ -195,10 +209,35 @@ impl<N: NewProtocol> EventLoop<N> {
         })
     }
 
+    fn listen<N: NewProtocol<Protocol = P>>(
+        &mut self,
+        listener: std::net::TcpListener,
+        new_protocol: N,
+    ) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        self.poll
+            .registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        self.listener = Some((
+            listener,
+            Box::new(move |peer| new_protocol.new_protocol(peer)),
+        ));
+        Ok(())
+    }
+
+    /// Starts a non-blocking connect; the protocol opens at once, and what it
+    /// sends waits until the connection is established.
+    fn connect(&mut self, addr: SocketAddr, protocol: P) -> io::Result<()> {
+        let stream = TcpStream::connect(addr)?;
+        self.open(stream, addr, protocol, true);
+        Ok(())
+    }
+
     // ANCHOR: run
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        loop {
+        while self.listener.is_some() || self.open > 0 {
             // Sleep until a socket is ready, a mailbox wakes us, or the
             // earliest timer is due.
             let timeout = self
@@ -218,6 +257,7 @@ impl<N: NewProtocol> EventLoop<N> {
             }
             self.fire_timers();
         }
+        Ok(())
     }
     // ANCHOR_END: run
 
@@ -226,8 +266,15 @@ impl<N: NewProtocol> EventLoop<N> {
     /// edge-triggered readiness, stopping early would lose the rest.
     fn accept_all(&mut self) {
         loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => self.open(stream, peer),
+            let Some((listener, new_protocol)) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let protocol = new_protocol(peer);
+                    info!("accepted {peer}");
+                    self.open(stream, peer, protocol, false);
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => {
@@ -240,21 +287,28 @@ impl<N: NewProtocol> EventLoop<N> {
     }
     // ANCHOR_END: accept
 
-    fn open(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+    /// Registers a connection and opens its protocol. `connecting`: an
+    /// outbound connect still in progress (writable means it has finished).
+    fn open(&mut self, mut stream: TcpStream, peer: SocketAddr, protocol: P, connecting: bool) {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
         });
-        if let Err(err) =
-            self.poll
-                .registry()
-                .register(&mut stream, Token(slot), Interest::READABLE)
+        let interest = if connecting {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Err(err) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(slot), interest)
         {
             warn!("could not register {peer}: {err}");
             self.free.push(slot);
             return;
         }
-        info!("accepted {peer}");
+        self.open += 1;
         self.next_generation += 1;
         let key = Key {
             slot,
@@ -269,8 +323,8 @@ impl<N: NewProtocol> EventLoop<N> {
             queued: Arc::clone(&queued),
             capacity: self.config.inbox_capacity.max(1),
         });
-        let protocol = self.new_protocol.new_protocol(peer);
         self.slots[slot] = Some(Conn {
+            connecting,
             stream,
             peer,
             generation: key.generation,
@@ -281,7 +335,7 @@ impl<N: NewProtocol> EventLoop<N> {
             eof: false,
             closing: false,
             linger_until: None,
-            wants_writable: false,
+            wants_writable: connecting,
             closed,
             queued,
         });
@@ -296,6 +350,9 @@ impl<N: NewProtocol> EventLoop<N> {
     fn ready(&mut self, slot: usize, readable: bool, writable: bool) {
         let next = match self.slots.get_mut(slot).and_then(Option::as_mut) {
             None => return, // an event for a connection closed earlier in this batch
+            Some(conn) if conn.connecting && (writable || readable) => {
+                conn.finish_connect(&self.config)
+            }
             Some(conn) if writable => conn.flush(&self.config),
             Some(_) => Next::Keep,
         };
@@ -512,6 +569,7 @@ impl<N: NewProtocol> EventLoop<N> {
         if let Some(mut conn) = self.slots.get_mut(slot).and_then(Option::take) {
             conn.closed.store(true, Ordering::Release);
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.open -= 1;
             info!("closed {}: {reason}", conn.peer);
             self.free.push(slot);
         }
@@ -519,9 +577,29 @@ impl<N: NewProtocol> EventLoop<N> {
 }
 
 impl<P> Conn<P> {
+    /// An outbound connect became ready: it either failed or is established.
+    fn finish_connect(&mut self, config: &Config) -> Next {
+        match self.stream.take_error() {
+            Ok(Some(err)) | Err(err) => return Next::Drop(format!("connect failed: {err}")),
+            Ok(None) => {}
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => {
+                self.connecting = false;
+                self.flush(config)
+            }
+            // Not connected yet (a spurious wake-up): wait for the next event.
+            Err(err) if err.kind() == io::ErrorKind::NotConnected => Next::Keep,
+            Err(err) => Next::Drop(format!("connect failed: {err}")),
+        }
+    }
+
     // ANCHOR: flush
     /// Writes as much output as the kernel takes now.
     fn flush(&mut self, config: &Config) -> Next {
+        if self.connecting {
+            return Next::Keep; // written once the connect completes
+        }
         let mut written = 0;
         while written < self.output.len() {
             match self.stream.write(&self.output[written..]) {
@@ -605,6 +683,73 @@ mod tests {
             BufReader::new(stream).read_line(&mut line).unwrap();
             assert_eq!(line, format!("{i}\n"));
         }
+    }
+
+    /// Sends one line, expects it back, then closes.
+    struct Pinger {
+        line: Vec<u8>,
+        echoed: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Protocol for Pinger {
+        type Message = ();
+
+        fn on_open(&mut self, _mailbox: Mailbox<()>, ctx: &mut Ctx) {
+            ctx.send(&self.line);
+        }
+
+        fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+            if input.len() < self.line.len() {
+                return 0; // need more
+            }
+            self.echoed
+                .lock()
+                .unwrap()
+                .push(input[..self.line.len()].to_vec());
+            ctx.close();
+            self.line.len()
+        }
+    }
+
+    #[test]
+    fn client_connections_run_to_completion_then_the_loop_returns() {
+        let addr = start_echo(Config::default());
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let clients = (0..50)
+            .map(|i| {
+                let line = format!("ping {i}\n").into_bytes();
+                (
+                    addr,
+                    Pinger {
+                        line,
+                        echoed: Arc::clone(&echoed),
+                    },
+                )
+            })
+            .collect();
+        connect_all(clients, Config::default()).unwrap();
+        let mut got = echoed.lock().unwrap().clone();
+        got.sort();
+        let mut want: Vec<_> = (0..50)
+            .map(|i| format!("ping {i}\n").into_bytes())
+            .collect();
+        want.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_refused_connect_ends_the_client_loop() {
+        let unused = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let echoed = Arc::new(Mutex::new(Vec::new()));
+        let client = Pinger {
+            line: b"x".to_vec(),
+            echoed: Arc::clone(&echoed),
+        };
+        connect_all(vec![(unused, client)], Config::default()).unwrap();
+        assert!(echoed.lock().unwrap().is_empty());
     }
 
     #[test]
