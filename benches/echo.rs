@@ -1,0 +1,106 @@
+//! Chapter 4 benchmark: echo round trips through each driver, side by side.
+//!
+//! One iteration = every one of N connections sends one message and reads
+//! its echo (all N in flight at once). Criterion reports the time per
+//! iteration and, with `Throughput::Elements(N)`, messages per second. The
+//! servers run in this process on background threads; the client is one
+//! blocking thread that writes to all N sockets and then reads all N, the
+//! same for every server, so only the server side differs.
+//!
+//! Peers in the same group: a tokio current-thread TCP echo server, and (in
+//! the WebSocket group) tokio-tungstenite.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use netladder::driver::{mio, threads};
+use netladder::echo::Echo;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+const SIZES: [usize; 4] = [1, 10, 100, 1000];
+const MESSAGE: usize = 64;
+
+fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+fn netladder_threads() -> SocketAddr {
+    let (listener, addr) = listener();
+    threads::spawn(listener, |_| Echo, threads::Config::default());
+    addr
+}
+
+fn netladder_mio() -> SocketAddr {
+    let (listener, addr) = listener();
+    mio::spawn(listener, |_| Echo, mio::Config::default());
+    addr
+}
+
+/// tokio's echo, on a current-thread runtime: one thread, like our mio loop.
+fn tokio_current_thread() -> SocketAddr {
+    let (listener, addr) = listener();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let (mut reader, mut writer) = socket.split();
+                    let _ = tokio::io::copy(&mut reader, &mut writer).await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+/// N connected client sockets.
+fn clients(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let stream = TcpStream::connect(addr).unwrap();
+            stream.set_nodelay(true).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            stream
+        })
+        .collect()
+}
+
+/// One round: every connection sends `request` and reads `reply_len` bytes.
+fn round(streams: &mut [TcpStream], request: &[u8], reply: &mut [u8]) {
+    for stream in streams.iter_mut() {
+        stream.write_all(request).unwrap();
+    }
+    for stream in streams.iter_mut() {
+        stream.read_exact(reply).unwrap();
+    }
+}
+
+fn tcp_echo(c: &mut Criterion) {
+    let servers = [
+        ("netladder threads", netladder_threads()),
+        ("netladder mio", netladder_mio()),
+        ("tokio current-thread", tokio_current_thread()),
+    ];
+    let mut group = c.benchmark_group("tcp-echo");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    let request = [b'x'; MESSAGE];
+    let mut reply = [0u8; MESSAGE];
+    for n in SIZES {
+        group.throughput(Throughput::Elements(n as u64));
+        for (name, addr) in servers {
+            let mut streams = clients(addr, n);
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| round(&mut streams, &request, &mut reply))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tcp_echo);
+criterion_main!(benches);
