@@ -9,9 +9,11 @@
 //! | [`framing`] | 1 | message boundaries on top of TCP's byte stream |
 //! | [`echo`] | 1 | the smallest protocol: echo every byte back |
 //! | [`driver`] | 1 (threads), 4 (mio) | sockets, threads, timers, outside messages |
+//! | [`ws`] | 3 | WebSocket by hand: handshake, frames, the close handshake |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
 pub mod cli;
 pub mod driver;
 pub mod echo;
 pub mod framing;
+pub mod ws;

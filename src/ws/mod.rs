@@ -1,0 +1,26 @@
+//! WebSocket (RFC 6455), written by hand, sans-IO.
+//!
+//! A WebSocket starts life as an HTTP/1.1 request that asks to *upgrade*
+//! the connection; once the server answers `101 Switching Protocols`, both
+//! sides stop speaking HTTP and exchange *frames* over the same TCP
+//! connection, in both directions, whenever they like.
+//!
+//! | file | what it does |
+//! |---|---|
+//! | [`mask`] | the XOR every client-to-server payload goes through |
+//! | [`frame`] | frame headers: decode and encode |
+//! | [`utf8`] | UTF-8 validation of text that arrives in pieces |
+//! | [`close`] | close codes and the close frame's payload |
+//! | [`connection`] | one connection's state machine: bytes in, messages out |
+//!
+//! None of these touch a socket or a clock: they are fed bytes and queue
+//! bytes, which keeps every rule testable one byte at a time.
+
+pub mod close;
+pub mod connection;
+pub mod frame;
+pub mod mask;
+pub mod utf8;
+
+pub use close::code;
+pub use connection::{Config, Message, ProtocolError, Role, SendError, State, WsConnection};
