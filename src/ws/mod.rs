@@ -12,6 +12,7 @@
 //! | [`utf8`] | UTF-8 validation of text that arrives in pieces |
 //! | [`close`] | close codes and the close frame's payload |
 //! | [`connection`] | one connection's state machine: bytes in, messages out |
+//! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
 //!
 //! None of these touch a socket or a clock: they are fed bytes and queue
 //! bytes, which keeps every rule testable one byte at a time.
@@ -19,6 +20,7 @@
 pub mod close;
 pub mod connection;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
 pub mod utf8;
 
