@@ -15,6 +15,7 @@ use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use std::fmt;
+use std::time::Duration;
 
 /// Which end of the connection we are. It decides who masks (RFC 6455 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,10 @@ pub struct Config {
     /// The largest single frame payload we accept, checked as soon as the
     /// header arrives; 1009 otherwise. Default 16 MiB.
     pub max_frame_size: usize,
+    /// How long to wait for the peer's close frame after sending ours before
+    /// closing the transport anyway. The state machine keeps no clock; the
+    /// driver glue ([`super::WsProtocol`]) uses it. Default 5 s.
+    pub close_timeout: Duration,
 }
 
 impl Default for Config {
@@ -41,6 +46,7 @@ impl Default for Config {
         Config {
             max_message_size: 16 * 1024 * 1024,
             max_frame_size: 16 * 1024 * 1024,
+            close_timeout: Duration::from_secs(5),
         }
     }
 }

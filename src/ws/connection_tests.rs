@@ -416,6 +416,7 @@ fn small() -> WsConnection {
     let config = Config {
         max_message_size: 10,
         max_frame_size: 8,
+        ..Config::default()
     };
     WsConnection::new(Role::Server, config)
 }

@@ -12,17 +12,23 @@
 //! | [`utf8`] | UTF-8 validation of text that arrives in pieces |
 //! | [`close`] | close codes and the close frame's payload |
 //! | [`connection`] | one connection's state machine: bytes in, messages out |
+//! | [`protocol`] | the glue to a driver: [`WsProtocol`] calls your [`WsHandler`] |
+//! | [`broadcast`] | a registry of mailboxes, to send one message to many connections |
 //! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
 //!
 //! None of these touch a socket or a clock: they are fed bytes and queue
 //! bytes, which keeps every rule testable one byte at a time.
 
+pub mod broadcast;
 pub mod close;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod protocol;
 pub mod utf8;
 
+pub use broadcast::{Broadcast, MemberId};
 pub use close::code;
 pub use connection::{Config, Message, ProtocolError, Role, SendError, State, WsConnection};
+pub use protocol::{HandshakeInfo, Outgoing, WsContext, WsHandler, WsProtocol};
