@@ -13,6 +13,7 @@
 //! | [`close`] | close codes and the close frame's payload |
 //! | [`connection`] | one connection's state machine: bytes in, messages out |
 //! | [`protocol`] | the glue to a driver: [`WsProtocol`] calls your [`WsHandler`] |
+//! | [`server`] | a server connection from its first byte: upgrade (or plain HTTP), then WebSocket |
 //! | [`broadcast`] | a registry of mailboxes, to send one message to many connections |
 //! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
 //!
@@ -26,9 +27,11 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod protocol;
+pub mod server;
 pub mod utf8;
 
 pub use broadcast::{Broadcast, MemberId};
 pub use close::code;
 pub use connection::{Config, Message, ProtocolError, Role, SendError, State, WsConnection};
 pub use protocol::{HandshakeInfo, Outgoing, WsContext, WsHandler, WsProtocol};
+pub use server::{HttpFallback, HttpRequest, HttpResponse, ServerConfig, WsServerProtocol};
