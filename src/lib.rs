@@ -10,6 +10,7 @@
 //! | [`echo`] | 1 | the smallest protocol: echo every byte back |
 //! | [`driver`] | 1 (threads), 4 (mio) | sockets, threads, timers, outside messages |
 //! | [`http`] | 2 | HTTP/1.1 server and client on `httparse`: limits, keep-alive, long polling |
+//! | [`ws`] | 3 | WebSocket by hand: handshake, frames, the close handshake |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
 pub mod cli;
@@ -17,3 +18,4 @@ pub mod driver;
 pub mod echo;
 pub mod framing;
 pub mod http;
+pub mod ws;

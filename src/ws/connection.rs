@@ -1,0 +1,526 @@
+//! One WebSocket connection as a sans-IO state machine.
+//!
+//! [`WsConnection`] is fed the bytes that arrive after the handshake and
+//! returns whole [`Message`]s; whatever it wants to send (pongs, close
+//! replies, the application's messages) it queues in an output buffer the
+//! caller drains. It never touches a socket or a clock.
+//!
+//! Payloads are consumed as they arrive, not when their frame is complete: a
+//! 16 MiB frame never sits 16 MiB deep in the driver's buffer, and a text
+//! frame whose first bytes are bad UTF-8 fails before its last bytes come.
+//! Only an incomplete frame *header* (at most 14 bytes) is left unconsumed.
+
+use super::close::{self, MAX_REASON_LEN, code};
+use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use std::fmt;
+use std::time::Duration;
+
+/// Which end of the connection we are. It decides who masks (RFC 6455 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted the connection: incoming frames must be masked, ours not.
+    Server,
+    /// We opened it: we mask every frame, incoming frames must not be masked.
+    Client,
+}
+
+/// Limits of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The largest message (all fragments together) we accept; a larger one
+    /// fails the connection with 1009. Default 16 MiB.
+    pub max_message_size: usize,
+    /// The largest single frame payload we accept, checked as soon as the
+    /// header arrives; 1009 otherwise. Default 16 MiB.
+    pub max_frame_size: usize,
+    /// How long to wait for the peer's close frame after sending ours before
+    /// closing the transport anyway. The state machine keeps no clock; the
+    /// driver glue ([`super::WsProtocol`]) uses it. Default 5 s.
+    pub close_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_message_size: 16 * 1024 * 1024,
+            max_frame_size: 16 * 1024 * 1024,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the peer sent, one whole message at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, checked to be UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+    /// A ping. The pong is already queued (unless we are closing).
+    Ping(Vec<u8>),
+    /// A pong.
+    Pong(Vec<u8>),
+    /// The peer's close frame: its code (1005 when it gave none) and reason.
+    Close(u16, String),
+}
+
+/// Where the close handshake is (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's. We send nothing more,
+    /// but still deliver what the peer sends until its close arrives.
+    ClosingByUs,
+    /// The peer sent a close frame and we answered it. The handshake is
+    /// complete; the transport should now close (the server closes TCP first,
+    /// §7.1.1). Anything more from the peer is ignored.
+    ClosingByPeer,
+    /// Our close was answered, or the connection failed. Nothing more is
+    /// sent or delivered.
+    Closed,
+}
+
+/// The peer broke the protocol (or a limit). The connection has queued a
+/// close frame with `code` (if it could still send one) and is
+/// [`State::Closed`]: flush the output, then close the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The close code sent: 1002, 1007 or 1009.
+    pub code: u16,
+    /// What went wrong, for logs (and the close frame's reason).
+    pub reason: String,
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.reason, self.code)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Why the application could not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// We already sent a close frame (or the connection failed).
+    NotOpen,
+    /// A ping or pong payload over 125 bytes.
+    ControlTooLong,
+    /// A close code that may not be sent (see [`close::is_valid_code`]).
+    InvalidCloseCode(u16),
+    /// A close reason over 123 bytes.
+    ReasonTooLong,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotOpen => f.write_str("the connection is closing or closed"),
+            SendError::ControlTooLong => f.write_str("control payload over 125 bytes"),
+            SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            SendError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// The frame whose payload is being read.
+#[derive(Debug)]
+struct InFrame {
+    opcode: Opcode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    /// Payload bytes read so far: where the mask key continues.
+    read: u64,
+    /// Payload bytes still to come.
+    remaining: u64,
+}
+
+/// The kind of data message being reassembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+}
+
+/// A WebSocket connection, after the handshake.
+#[derive(Debug)]
+pub struct WsConnection {
+    role: Role,
+    config: Config,
+    state: State,
+    /// The frame being read, between its header and its last payload byte.
+    frame: Option<InFrame>,
+    /// The data message being reassembled, if any, and its bytes so far.
+    message: Option<Kind>,
+    data: Vec<u8>,
+    utf8: Utf8Validator,
+    /// The current control frame's payload. Separate from `data` because a
+    /// control frame may arrive between the fragments of a message.
+    control: Vec<u8>,
+    out: Vec<u8>,
+    failed: bool,
+}
+
+impl WsConnection {
+    /// A connection that has just completed its handshake.
+    pub fn new(role: Role, config: Config) -> WsConnection {
+        WsConnection {
+            role,
+            config,
+            state: State::Open,
+            frame: None,
+            message: None,
+            data: Vec::new(),
+            utf8: Utf8Validator::new(),
+            control: Vec::new(),
+            out: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the close handshake is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Did the connection fail (a protocol error, not a clean close)?
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Should the transport close once the output is flushed? True when the
+    /// close handshake is complete or the connection failed. (A client may
+    /// prefer to wait a moment for the server's FIN first; RFC 6455 §7.1.1
+    /// allows either.)
+    pub fn should_close_transport(&self) -> bool {
+        matches!(self.state, State::ClosingByPeer | State::Closed)
+    }
+
+    /// Bytes queued to send.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Takes the queued bytes.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Moves the queued bytes to the end of `dst`, without copying when
+    /// `dst` is empty.
+    pub fn drain_output_into(&mut self, dst: &mut Vec<u8>) {
+        if dst.is_empty() {
+            std::mem::swap(dst, &mut self.out);
+        } else {
+            dst.append(&mut self.out);
+        }
+    }
+
+    // ANCHOR: receive
+    /// Reads frames from `input`, pushing every completed message onto
+    /// `messages`. Returns how many bytes were consumed: everything but an
+    /// incomplete frame header, which must be offered again with more bytes.
+    ///
+    /// On a protocol error the connection queues a close frame with the
+    /// error's code, becomes [`State::Closed`] and returns the error; the
+    /// messages completed before it are still in `messages`.
+    pub fn receive(
+        &mut self,
+        input: &[u8],
+        messages: &mut Vec<Message>,
+    ) -> Result<usize, ProtocolError> {
+        let mut pos = 0;
+        loop {
+            if matches!(self.state, State::ClosingByPeer | State::Closed) {
+                // After the peer's close nothing it sends has meaning (§5.5.1).
+                return Ok(input.len());
+            }
+            let rest = input.get(pos..).unwrap_or_default();
+            let Some(frame) = &self.frame else {
+                // Between frames: we need a whole header before anything else.
+                match frame::decode_header(rest) {
+                    Ok(None) => return Ok(pos),
+                    Ok(Some((header, used))) => {
+                        pos += used;
+                        self.start_frame(header)?;
+                    }
+                    Err(err) => return Err(self.fail(code::PROTOCOL_ERROR, err.to_string())),
+                }
+                continue;
+            };
+            // Inside a payload: take what has arrived, up to the frame's end.
+            let take = usize::try_from(frame.remaining).map_or(rest.len(), |r| r.min(rest.len()));
+            if take > 0 {
+                self.read_payload(&rest[..take])?;
+                pos += take;
+            }
+            if self.frame.as_ref().is_some_and(|f| f.remaining == 0) {
+                self.finish_frame(messages)?;
+            } else {
+                return Ok(pos); // the payload continues in a later read
+            }
+        }
+    }
+    // ANCHOR_END: receive
+
+    // ANCHOR: start_frame
+    /// Checks a new frame's header against the connection's state.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        if header.rsv != 0 {
+            // No extension is negotiated, so no RSV bit has a meaning.
+            return Err(self.fail(code::PROTOCOL_ERROR, "RSV bits set without an extension"));
+        }
+        match (self.role, header.mask) {
+            (Role::Server, None) => {
+                return Err(self.fail(code::PROTOCOL_ERROR, "unmasked frame from a client"));
+            }
+            (Role::Client, Some(_)) => {
+                return Err(self.fail(code::PROTOCOL_ERROR, "masked frame from a server"));
+            }
+            _ => {}
+        }
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(self.fail(code::TOO_BIG, "frame too big"));
+        }
+        match header.opcode {
+            Opcode::Continuation if self.message.is_none() => {
+                return Err(self.fail(code::PROTOCOL_ERROR, "continuation without a message"));
+            }
+            Opcode::Text | Opcode::Binary if self.message.is_some() => {
+                return Err(self.fail(code::PROTOCOL_ERROR, "new message inside a fragmented one"));
+            }
+            Opcode::Text => self.message = Some(Kind::Text),
+            Opcode::Binary => self.message = Some(Kind::Binary),
+            Opcode::Continuation => {}
+            Opcode::Close | Opcode::Ping | Opcode::Pong => self.control.clear(),
+        }
+        if !header.opcode.is_control() {
+            let total = (self.data.len() as u64).saturating_add(header.payload_len);
+            if total > self.config.max_message_size as u64 {
+                return Err(self.fail(code::TOO_BIG, "message too big"));
+            }
+        }
+        self.frame = Some(InFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            read: 0,
+            remaining: header.payload_len,
+        });
+        Ok(())
+    }
+    // ANCHOR_END: start_frame
+
+    /// Appends a piece of the current frame's payload, unmasked, and checks
+    /// text as it goes so that bad UTF-8 fails before the message ends.
+    fn read_payload(&mut self, chunk: &[u8]) -> Result<(), ProtocolError> {
+        let Some(frame) = &mut self.frame else {
+            return Ok(());
+        };
+        let target = if frame.opcode.is_control() {
+            &mut self.control
+        } else {
+            &mut self.data
+        };
+        let start = target.len();
+        target.extend_from_slice(chunk);
+        if let Some(key) = frame.mask {
+            apply_mask(&mut target[start..], key, (frame.read % 4) as usize);
+        }
+        frame.read += chunk.len() as u64;
+        frame.remaining -= chunk.len() as u64;
+        if !frame.opcode.is_control()
+            && self.message == Some(Kind::Text)
+            && self.utf8.feed(&self.data).is_err()
+        {
+            return Err(self.fail(code::INVALID_PAYLOAD, "text is not UTF-8"));
+        }
+        Ok(())
+    }
+
+    /// The current frame's payload is complete.
+    fn finish_frame(&mut self, messages: &mut Vec<Message>) -> Result<(), ProtocolError> {
+        let Some(frame) = self.frame.take() else {
+            return Ok(());
+        };
+        match frame.opcode {
+            Opcode::Ping => {
+                let payload = std::mem::take(&mut self.control);
+                // Answer at once with the same payload (§5.5.2), unless we
+                // have sent our close: after that we send nothing.
+                if self.state == State::Open {
+                    self.send_frame(Opcode::Pong, &payload);
+                }
+                messages.push(Message::Ping(payload));
+            }
+            Opcode::Pong => messages.push(Message::Pong(std::mem::take(&mut self.control))),
+            Opcode::Close => self.receive_close(messages)?,
+            Opcode::Text | Opcode::Binary | Opcode::Continuation if frame.fin => {
+                let data = std::mem::take(&mut self.data);
+                self.utf8 = Utf8Validator::new();
+                match self.message.take() {
+                    Some(Kind::Binary) => messages.push(Message::Binary(data)),
+                    Some(Kind::Text) => match String::from_utf8(data) {
+                        Ok(text) => messages.push(Message::Text(text)),
+                        // Only an unfinished last character can get here:
+                        // everything else failed as it arrived.
+                        Err(_) => {
+                            return Err(self.fail(code::INVALID_PAYLOAD, "text ends mid-character"));
+                        }
+                    },
+                    None => {}
+                }
+            }
+            Opcode::Text | Opcode::Binary | Opcode::Continuation => {} // more fragments to come
+        }
+        Ok(())
+    }
+
+    // ANCHOR: receive_close
+    /// The peer's close frame: validate it, answer it if we did not start
+    /// the closing, and report it.
+    fn receive_close(&mut self, messages: &mut Vec<Message>) -> Result<(), ProtocolError> {
+        let payload = std::mem::take(&mut self.control);
+        let (code, reason) = match close::parse_close_payload(&payload) {
+            Ok(Some((code, reason))) => (code, reason.to_string()),
+            Ok(None) => (code::NO_STATUS, String::new()),
+            Err(err) => return Err(self.fail(err.close_code(), err.to_string())),
+        };
+        match self.state {
+            State::Open => {
+                // Echo the code (not the reason), or an empty close for an
+                // empty one: 1005 must never go on the wire.
+                let echo = if code == code::NO_STATUS {
+                    Vec::new()
+                } else {
+                    close::close_payload(code, "")
+                };
+                self.send_frame(Opcode::Close, &echo);
+                self.state = State::ClosingByPeer;
+            }
+            State::ClosingByUs => self.state = State::Closed,
+            State::ClosingByPeer | State::Closed => {}
+        }
+        messages.push(Message::Close(code, reason));
+        Ok(())
+    }
+    // ANCHOR_END: receive_close
+
+    /// Fails the connection (§7.1.7): send a close frame with `code` if we
+    /// still may, forget any partial message, and stop.
+    fn fail(&mut self, code: u16, reason: impl Into<String>) -> ProtocolError {
+        let reason = reason.into();
+        if self.state == State::Open {
+            let mut cut = reason.len().min(MAX_REASON_LEN);
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let payload = close::close_payload(code, &reason[..cut]);
+            self.send_frame(Opcode::Close, &payload);
+        }
+        self.state = State::Closed;
+        self.failed = true;
+        self.frame = None;
+        self.message = None;
+        self.data = Vec::new();
+        ProtocolError { code, reason }
+    }
+
+    /// Queues one final frame; clients mask it with a fresh random key.
+    fn send_frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Server => None,
+            Role::Client => Some(random_mask()),
+        };
+        frame::encode_frame(&mut self.out, true, opcode, payload, mask);
+    }
+
+    fn ensure_open(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Open => Ok(()),
+            _ => Err(SendError::NotOpen),
+        }
+    }
+
+    /// Queues a text message (one frame).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.ensure_open()?;
+        self.send_frame(Opcode::Text, text.as_bytes());
+        Ok(())
+    }
+
+    /// Queues a binary message (one frame).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.ensure_open()?;
+        self.send_frame(Opcode::Binary, data);
+        Ok(())
+    }
+
+    /// Queues a ping; the peer answers with a [`Message::Pong`].
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a one-way heartbeat, §5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(Opcode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+        self.ensure_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        self.send_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake: queues a close frame and waits for the
+    /// peer's ([`State::ClosingByUs`]).
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+        self.ensure_open()?;
+        if !close::is_valid_code(code) {
+            return Err(SendError::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong);
+        }
+        self.send_frame(Opcode::Close, &close::close_payload(code, reason));
+        self.state = State::ClosingByUs;
+        Ok(())
+    }
+
+    /// The transport is gone (or we give up waiting): nothing more happens.
+    /// Returns whether the close handshake had completed.
+    pub fn transport_closed(&mut self) -> bool {
+        let clean = matches!(self.state, State::ClosingByPeer | State::Closed) && !self.failed;
+        self.state = State::Closed;
+        clean
+    }
+}
+
+/// A fresh masking key from the operating system's CSPRNG. Masks must be
+/// unpredictable to a page's script (RFC 6455 §10.3), so no seeded PRNG.
+///
+/// # Panics
+/// If the operating system cannot provide random bytes, which on the systems
+/// Rust supports means something is badly broken; never because of the peer.
+fn random_mask() -> [u8; 4] {
+    getrandom::u32()
+        .expect("the OS random number generator failed")
+        .to_ne_bytes()
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

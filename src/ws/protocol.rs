@@ -1,0 +1,274 @@
+//! WebSocket on a driver: [`WsProtocol`] runs a [`WsConnection`] behind the
+//! driver's [`Protocol`] trait and calls your [`WsHandler`].
+//!
+//! The handler sees messages, never frames, and answers through a
+//! [`WsContext`]. Other connections (or threads) reach it by sending an
+//! [`Outgoing`] to its [`Mailbox`]: by default it is sent straight to the
+//! peer, which is all a chat broadcast needs (see [`super::broadcast`]).
+
+use super::close::code;
+use super::connection::{Config, Message, Role, SendError, State, WsConnection};
+use crate::driver::{Ctx, Mailbox, Protocol};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A message for a connection to send, arriving through its [`Mailbox`].
+/// The payloads are shared (`Arc`), so broadcasting one message to a
+/// thousand connections copies a pointer a thousand times, not the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Send a text message.
+    Text(Arc<str>),
+    /// Send a binary message.
+    Binary(Arc<[u8]>),
+    /// Send a ping.
+    Ping(Vec<u8>),
+    /// Start the close handshake with this code and reason.
+    Close(u16, String),
+}
+
+/// What the opening handshake settled, for the handler to look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandshakeInfo {
+    /// The request's path (with its query), such as `/chat?room=1`.
+    pub path: String,
+    /// The negotiated subprotocol, if any.
+    pub subprotocol: Option<String>,
+    /// The `Origin` the client sent, if any.
+    pub origin: Option<String>,
+}
+
+/// What a handler can do during a callback.
+pub struct WsContext<'a> {
+    conn: &'a mut WsConnection,
+    mailbox: &'a Mailbox<Outgoing>,
+    info: &'a HandshakeInfo,
+    now: Instant,
+    peer: SocketAddr,
+}
+
+impl WsContext<'_> {
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.conn.send_text(text)
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.conn.send_binary(data)
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.conn.send_ping(payload)
+    }
+
+    /// Sends an [`Outgoing`] message.
+    pub fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+        match message {
+            Outgoing::Text(text) => self.conn.send_text(text),
+            Outgoing::Binary(data) => self.conn.send_binary(data),
+            Outgoing::Ping(payload) => self.conn.send_ping(payload),
+            Outgoing::Close(code, reason) => self.conn.close(*code, reason),
+        }
+    }
+
+    /// Starts the close handshake.
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+        self.conn.close(code, reason)
+    }
+
+    /// This connection's mailbox: hand a clone to a registry (say a
+    /// [`super::Broadcast`]) to be sent messages from elsewhere.
+    pub fn mailbox(&self) -> &Mailbox<Outgoing> {
+        self.mailbox
+    }
+
+    /// Where the close handshake is.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// What the opening handshake settled.
+    pub fn info(&self) -> &HandshakeInfo {
+        self.info
+    }
+
+    /// The time of this callback.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+// ANCHOR: handler
+/// An application on top of WebSocket: what to do with messages.
+///
+/// Every callback of one connection runs on one thread at a time, in order.
+pub trait WsHandler: Send + 'static {
+    /// The connection is open (the handshake is done).
+    fn on_open(&mut self, ws: &mut WsContext<'_>) {
+        let _ = ws;
+    }
+
+    /// A message from the peer: text, binary, or a ping or pong (pings are
+    /// already answered). Close frames go to [`WsHandler::on_close`].
+    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>);
+
+    /// A message from this connection's mailbox. The default sends it.
+    fn on_outgoing(&mut self, message: Outgoing, ws: &mut WsContext<'_>) {
+        let _ = ws.send(&message);
+    }
+
+    /// The connection is over, called once: `code` is the peer's close code
+    /// (1005 if it gave none), the code we failed the connection with (1002,
+    /// 1007, 1009), or 1006 if it ended without a close handshake.
+    fn on_close(&mut self, code: u16, reason: &str) {
+        let _ = (code, reason);
+    }
+}
+// ANCHOR_END: handler
+
+/// A WebSocket connection after its handshake, as a driver [`Protocol`].
+pub struct WsProtocol<H> {
+    conn: WsConnection,
+    handler: H,
+    close_timeout: std::time::Duration,
+    info: HandshakeInfo,
+    mailbox: Option<Mailbox<Outgoing>>,
+    close_reported: bool,
+    close_timer_set: bool,
+    /// Reused between reads so that a busy connection does not allocate a
+    /// new vector for every batch of messages.
+    messages: Vec<Message>,
+}
+
+impl<H: WsHandler> WsProtocol<H> {
+    /// A connection in `role` whose handshake is already done.
+    pub fn new(role: Role, handler: H, config: Config, info: HandshakeInfo) -> WsProtocol<H> {
+        WsProtocol {
+            close_timeout: config.close_timeout,
+            conn: WsConnection::new(role, config),
+            handler,
+            info,
+            mailbox: None,
+            close_reported: false,
+            close_timer_set: false,
+            messages: Vec::new(),
+        }
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The connection's state machine.
+    pub fn connection(&self) -> &WsConnection {
+        &self.conn
+    }
+
+    /// Runs `f` with the handler and a context, if the connection is open
+    /// (it has its mailbox).
+    fn with_handler(&mut self, ctx: &Ctx, f: impl FnOnce(&mut H, &mut WsContext<'_>)) {
+        let Some(mailbox) = &self.mailbox else {
+            return;
+        };
+        let mut ws = WsContext {
+            conn: &mut self.conn,
+            mailbox,
+            info: &self.info,
+            now: ctx.now(),
+            peer: ctx.peer(),
+        };
+        f(&mut self.handler, &mut ws);
+    }
+
+    /// Tells the handler the connection is over, once.
+    fn report_close(&mut self, code: u16, reason: &str) {
+        if !self.close_reported {
+            self.close_reported = true;
+            self.handler.on_close(code, reason);
+        }
+    }
+
+    // ANCHOR: after_callback
+    /// After every callback: hand the queued frames to the driver, time the
+    /// close handshake we started, close the transport once it is over.
+    fn finish(&mut self, ctx: &mut Ctx) {
+        self.conn.drain_output_into(ctx.send_buffer());
+        if self.conn.state() == State::ClosingByUs && !self.close_timer_set {
+            self.close_timer_set = true;
+            ctx.wake_at(ctx.now() + self.close_timeout);
+        }
+        if self.conn.should_close_transport() {
+            // Server: the close handshake is complete (or failed), so we
+            // close TCP first, as RFC 6455 §7.1.1 asks.
+            ctx.cancel_timer();
+            ctx.close();
+        }
+    }
+    // ANCHOR_END: after_callback
+}
+
+impl<H: WsHandler> Protocol for WsProtocol<H> {
+    type Message = Outgoing;
+
+    fn on_open(&mut self, mailbox: Mailbox<Outgoing>, ctx: &mut Ctx) {
+        self.mailbox = Some(mailbox);
+        self.with_handler(ctx, |handler, ws| handler.on_open(ws));
+        self.finish(ctx);
+    }
+
+    fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let mut messages = std::mem::take(&mut self.messages);
+        let result = self.conn.receive(input, &mut messages);
+        // Deliver what arrived before any error: it was valid.
+        for message in messages.drain(..) {
+            match message {
+                Message::Close(code, reason) => self.report_close(code, &reason),
+                message => self.with_handler(ctx, |handler, ws| handler.on_message(message, ws)),
+            }
+        }
+        self.messages = messages;
+        let consumed = match result {
+            Ok(consumed) => consumed,
+            Err(err) => {
+                tracing::debug!("{}: websocket failed: {err}", ctx.peer());
+                self.report_close(err.code, &err.reason);
+                input.len()
+            }
+        };
+        self.finish(ctx);
+        consumed
+    }
+
+    fn on_eof(&mut self, input: &[u8], ctx: &mut Ctx) {
+        let _ = input; // a partial frame header: nothing to do with it
+        self.conn.transport_closed();
+        self.report_close(code::ABNORMAL, "connection closed without a close frame");
+        ctx.close();
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx) {
+        if self.conn.state() == State::ClosingByUs {
+            self.conn.transport_closed();
+            self.report_close(code::ABNORMAL, "no answer to our close frame");
+            ctx.close();
+        }
+    }
+
+    fn on_message(&mut self, message: Outgoing, ctx: &mut Ctx) {
+        self.with_handler(ctx, |handler, ws| handler.on_outgoing(message, ws));
+        self.finish(ctx);
+    }
+}
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;
