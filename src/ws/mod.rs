@@ -87,6 +87,7 @@
 //! Messages are sent as one frame each; incoming ones may be fragmented.
 
 pub mod broadcast;
+pub mod client;
 pub mod close;
 pub mod connection;
 pub mod frame;
