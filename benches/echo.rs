@@ -43,7 +43,10 @@ fn tokio_current_thread() -> SocketAddr {
     let (listener, addr) = listener();
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
@@ -64,7 +67,9 @@ fn clients(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         .map(|_| {
             let stream = TcpStream::connect(addr).unwrap();
             stream.set_nodelay(true).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
             stream
         })
         .collect()
@@ -87,7 +92,9 @@ fn tcp_echo(c: &mut Criterion) {
         ("tokio current-thread", tokio_current_thread()),
     ];
     let mut group = c.benchmark_group("tcp-echo");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let request = [b'x'; MESSAGE];
     let mut reply = [0u8; MESSAGE];
     for n in SIZES {

@@ -31,7 +31,11 @@ fn main() -> io::Result<()> {
     let args = Args::parse();
     let offered: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
     let mut ws = client::connect(&args.url, &offered, Config::default())?;
-    eprintln!("connected to {} (subprotocol: {})", args.url, ws.subprotocol().unwrap_or("none"));
+    eprintln!(
+        "connected to {} (subprotocol: {})",
+        args.url,
+        ws.subprotocol().unwrap_or("none")
+    );
     if let Some(text) = args.message {
         ws.send_text(&text)?;
         if let Some(reply) = ws.recv()? {
@@ -84,11 +88,17 @@ fn run(ws: &mut WsClient, lines: &Receiver<String>) -> io::Result<()> {
         }
         match ws.recv() {
             Ok(Some(message)) => {
-                let rtt = matches!(message, Message::Pong(_)).then(|| ping_sent.take()).flatten();
+                let rtt = matches!(message, Message::Pong(_))
+                    .then(|| ping_sent.take())
+                    .flatten();
                 print_message(&message, rtt.map(|sent| sent.elapsed()));
             }
             Ok(None) => return Ok(()),
-            Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(err) => return Err(err),
         }
     }
@@ -104,7 +114,11 @@ fn finish(ws: &mut WsClient) -> io::Result<()> {
 fn print_message(message: &Message, rtt: Option<Duration>) {
     match message {
         Message::Text(text) => println!("{text}"),
-        Message::Binary(data) => println!("(binary, {} bytes) {}", data.len(), String::from_utf8_lossy(data)),
+        Message::Binary(data) => println!(
+            "(binary, {} bytes) {}",
+            data.len(),
+            String::from_utf8_lossy(data)
+        ),
         Message::Ping(_) => eprintln!("(ping from the server, answered)"),
         Message::Pong(_) => match rtt {
             Some(rtt) => eprintln!("pong: round trip {:.3} ms", rtt.as_secs_f64() * 1000.0),

@@ -7,7 +7,8 @@
 use clap::{Parser, ValueEnum};
 use netladder::driver::{mio, threads};
 use netladder::ws::{
-    Broadcast, HttpResponse, MemberId, Message, Outgoing, ServerConfig, WsContext, WsHandler, WsServerProtocol,
+    Broadcast, HttpResponse, MemberId, Message, Outgoing, ServerConfig, WsContext, WsHandler,
+    WsServerProtocol,
 };
 use std::net::TcpListener;
 use std::sync::Arc;

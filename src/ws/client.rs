@@ -36,14 +36,23 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     let http_url = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => format!("http://{rest}"),
         Some((scheme, _)) if scheme.eq_ignore_ascii_case("wss") => {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "wss:// needs TLS, which netladder does not do"));
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "wss:// needs TLS, which netladder does not do",
+            ));
         }
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a ws:// URL: {url}"))),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a ws:// URL: {url}"),
+            ));
+        }
     };
     let target = parse_url(&http_url)?;
     let mut stream = TcpStream::connect((target.host.as_str(), target.port))?;
     stream.set_nodelay(true)?;
-    let handshake = ClientHandshake::new(&target.authority, &target.target, subprotocols, None).map_err(other)?;
+    let handshake = ClientHandshake::new(&target.authority, &target.target, subprotocols, None)
+        .map_err(other)?;
     stream.write_all(handshake.request_bytes())?;
 
     // Read until the response head is whole; frames may follow it at once.
@@ -52,7 +61,9 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     let (subprotocol, rest) = loop {
         if let Some((head, rest)) = parse_response_head(&buf).map_err(other)? {
             let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
-            let subprotocol = handshake.check_response(head.status, &headers).map_err(other)?;
+            let subprotocol = handshake
+                .check_response(head.status, &headers)
+                .map_err(other)?;
             break (subprotocol, rest.to_vec());
         }
         match stream.read(&mut chunk)? {
@@ -142,7 +153,10 @@ impl WsClient {
                     Err(err) => {
                         self.input.clear();
                         if self.ready.is_empty() {
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, err.to_string()));
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                err.to_string(),
+                            ));
                         }
                     }
                 }

@@ -240,6 +240,7 @@ impl WsConnection {
         messages: &mut Vec<Message>,
     ) -> Result<usize, ProtocolError> {
         let mut pos = 0;
+        let completed_before = messages.len();
         loop {
             if matches!(self.state, State::ClosingByPeer | State::Closed) {
                 // After the peer's close nothing it sends has meaning (§5.5.1).
@@ -248,15 +249,26 @@ impl WsConnection {
             let rest = input.get(pos..).unwrap_or_default();
             let Some(frame) = &self.frame else {
                 // Between frames: we need a whole header before anything else.
-                match frame::decode_header(rest) {
+                let problem = match frame::decode_header(rest) {
                     Ok(None) => return Ok(pos),
-                    Ok(Some((header, used))) => {
-                        pos += used;
-                        self.start_frame(header)?;
-                    }
-                    Err(err) => return Err(self.fail(code::PROTOCOL_ERROR, err.to_string())),
+                    Ok(Some((header, used))) => match self.check_header(&header) {
+                        Ok(()) => {
+                            pos += used;
+                            self.start_frame(header);
+                            continue;
+                        }
+                        Err(problem) => problem,
+                    },
+                    Err(err) => (code::PROTOCOL_ERROR, err.to_string()),
+                };
+                // A bad frame after good messages: stop in front of it, so
+                // the application sees (and may answer) those messages
+                // before our close frame goes out. The caller offers the
+                // rest again, and then it fails.
+                if messages.len() > completed_before {
+                    return Ok(pos);
                 }
-                continue;
+                return Err(self.fail(problem.0, problem.1));
             };
             // Inside a payload: take what has arrived, up to the frame's end.
             let take = usize::try_from(frame.remaining).map_or(rest.len(), |r| r.min(rest.len()));
@@ -274,41 +286,51 @@ impl WsConnection {
     // ANCHOR_END: receive
 
     // ANCHOR: start_frame
-    /// Checks a new frame's header against the connection's state.
-    fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+    /// Checks a new frame's header against the connection's state: the
+    /// close code and reason to fail with, if it breaks a rule.
+    fn check_header(&self, header: &FrameHeader) -> Result<(), (u16, String)> {
+        let fail = |code: u16, why: &str| Err((code, why.to_string()));
         if header.rsv != 0 {
             // No extension is negotiated, so no RSV bit has a meaning.
-            return Err(self.fail(code::PROTOCOL_ERROR, "RSV bits set without an extension"));
+            return fail(code::PROTOCOL_ERROR, "RSV bits set without an extension");
         }
         match (self.role, header.mask) {
             (Role::Server, None) => {
-                return Err(self.fail(code::PROTOCOL_ERROR, "unmasked frame from a client"));
+                return fail(code::PROTOCOL_ERROR, "unmasked frame from a client");
             }
             (Role::Client, Some(_)) => {
-                return Err(self.fail(code::PROTOCOL_ERROR, "masked frame from a server"));
+                return fail(code::PROTOCOL_ERROR, "masked frame from a server");
             }
             _ => {}
         }
         if header.payload_len > self.config.max_frame_size as u64 {
-            return Err(self.fail(code::TOO_BIG, "frame too big"));
+            return fail(code::TOO_BIG, "frame too big");
         }
         match header.opcode {
             Opcode::Continuation if self.message.is_none() => {
-                return Err(self.fail(code::PROTOCOL_ERROR, "continuation without a message"));
+                return fail(code::PROTOCOL_ERROR, "continuation without a message");
             }
             Opcode::Text | Opcode::Binary if self.message.is_some() => {
-                return Err(self.fail(code::PROTOCOL_ERROR, "new message inside a fragmented one"));
+                return fail(code::PROTOCOL_ERROR, "new message inside a fragmented one");
             }
-            Opcode::Text => self.message = Some(Kind::Text),
-            Opcode::Binary => self.message = Some(Kind::Binary),
-            Opcode::Continuation => {}
-            Opcode::Close | Opcode::Ping | Opcode::Pong => self.control.clear(),
+            _ => {}
         }
         if !header.opcode.is_control() {
             let total = (self.data.len() as u64).saturating_add(header.payload_len);
             if total > self.config.max_message_size as u64 {
-                return Err(self.fail(code::TOO_BIG, "message too big"));
+                return fail(code::TOO_BIG, "message too big");
             }
+        }
+        Ok(())
+    }
+
+    /// Starts reading a frame whose header passed [`Self::check_header`].
+    fn start_frame(&mut self, header: FrameHeader) {
+        match header.opcode {
+            Opcode::Text => self.message = Some(Kind::Text),
+            Opcode::Binary => self.message = Some(Kind::Binary),
+            Opcode::Continuation => {}
+            Opcode::Close | Opcode::Ping | Opcode::Pong => self.control.clear(),
         }
         self.frame = Some(InFrame {
             opcode: header.opcode,
@@ -317,7 +339,6 @@ impl WsConnection {
             read: 0,
             remaining: header.payload_len,
         });
-        Ok(())
     }
     // ANCHOR_END: start_frame
 

@@ -226,24 +226,37 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
     }
 
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
-        let mut messages = std::mem::take(&mut self.messages);
-        let result = self.conn.receive(input, &mut messages);
-        // Deliver what arrived before any error: it was valid.
-        for message in messages.drain(..) {
-            match message {
-                Message::Close(code, reason) => self.report_close(code, &reason),
-                message => self.with_handler(ctx, |handler, ws| handler.on_message(message, ws)),
+        let mut consumed = 0;
+        loop {
+            let mut messages = std::mem::take(&mut self.messages);
+            let result = self.conn.receive(&input[consumed..], &mut messages);
+            let delivered = !messages.is_empty();
+            // Deliver what arrived before any error: it was valid.
+            for message in messages.drain(..) {
+                match message {
+                    Message::Close(code, reason) => self.report_close(code, &reason),
+                    message => {
+                        self.with_handler(ctx, |handler, ws| handler.on_message(message, ws))
+                    }
+                }
+            }
+            self.messages = messages;
+            match result {
+                // The connection may stop in front of a bad frame to let us
+                // answer the messages before it: go round once more.
+                Ok(used) if delivered && consumed + used < input.len() => consumed += used,
+                Ok(used) => {
+                    consumed += used;
+                    break;
+                }
+                Err(err) => {
+                    tracing::debug!("{}: websocket failed: {err}", ctx.peer());
+                    self.report_close(err.code, &err.reason);
+                    consumed = input.len();
+                    break;
+                }
             }
         }
-        self.messages = messages;
-        let consumed = match result {
-            Ok(consumed) => consumed,
-            Err(err) => {
-                tracing::debug!("{}: websocket failed: {err}", ctx.peer());
-                self.report_close(err.code, &err.reason);
-                input.len()
-            }
-        };
         self.finish(ctx);
         consumed
     }

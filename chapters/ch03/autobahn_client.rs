@@ -1,0 +1,65 @@
+//! Chapter 3: run netladder's WebSocket client through the Autobahn
+//! fuzzing server (`kosoku -m fuzzingserver`): every case, echoing every
+//! message, then ask the server to write its reports.
+
+use clap::Parser;
+use netladder::ws::client::{self, WsClient};
+use netladder::ws::{Config, Message};
+use std::io;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Chapter 3: drive the Autobahn fuzzing server with netladder's client")]
+struct Args {
+    /// The fuzzing server, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    addr: String,
+    /// The agent name the reports are filed under.
+    #[arg(long, default_value = "netladder")]
+    agent: String,
+}
+
+fn open(url: &str) -> io::Result<WsClient> {
+    let ws = client::connect(url, &[], Config::default())?;
+    // A case that hangs fails on its own, without holding up the run.
+    ws.set_read_timeout(Some(Duration::from_secs(60)))?;
+    Ok(ws)
+}
+
+/// Echoes every message until the server closes.
+fn echo_case(mut ws: WsClient) -> io::Result<()> {
+    while let Some(message) = ws.recv()? {
+        match message {
+            Message::Text(text) => ws.send_text(&text)?,
+            Message::Binary(data) => ws.send_binary(&data)?,
+            _ => {} // pings are answered and closes echoed by the connection
+        }
+    }
+    Ok(())
+}
+
+fn main() -> io::Result<()> {
+    netladder::cli::init_logging_or("warn");
+    let args = Args::parse();
+    let base = format!("ws://{}", args.addr);
+    let count: usize = match open(&format!("{base}/getCaseCount"))?.recv()? {
+        Some(Message::Text(text)) => text.trim().parse().map_err(io::Error::other)?,
+        other => {
+            return Err(io::Error::other(format!(
+                "unexpected case count: {other:?}"
+            )));
+        }
+    };
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
+        // A case that breaks the connection on purpose may end in an error:
+        // the server judges it, so log and go on.
+        if let Err(err) = open(&url).and_then(echo_case) {
+            tracing::debug!("case {case}: {err}");
+        }
+    }
+    let mut reports = open(&format!("{base}/updateReports?agent={}", args.agent))?;
+    while reports.recv()?.is_some() {}
+    println!("ran {count} cases as agent {}", args.agent);
+    Ok(())
+}
