@@ -130,6 +130,17 @@ fn serves_files_listings_and_404() {
             b"GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         );
         assert_eq!(status(&missing), 404, "{missing}");
+        fs::write(site.dir.join("www/.env"), "SECRET=1\n").unwrap();
+        let hidden = exchange(
+            &server,
+            b"GET /.env HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(
+            status(&hidden),
+            404,
+            "hidden files are not served: {hidden}"
+        );
+        assert!(!hidden.contains("SECRET"));
         let head = exchange(
             &server,
             b"HEAD /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

@@ -5,7 +5,7 @@
 //! answer, 2 when the request could not be made.
 
 use clap::Parser;
-use netladder::http::client;
+use netladder::http::{Version, client};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -32,8 +32,12 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut printed = Ok(());
     if args.include {
+        let version = match response.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
         printed = printed
-            .and_then(|_| write!(out, "HTTP/1.1 {} {}\r\n", response.status, response.reason));
+            .and_then(|_| write!(out, "{version} {} {}\r\n", response.status, response.reason));
         for (name, value) in response.headers.iter() {
             printed = printed.and_then(|_| {
                 out.write_all(name.as_bytes())?;

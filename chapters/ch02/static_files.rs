@@ -53,6 +53,13 @@ pub fn serve(root: &Path, request: &Request) -> Response {
     let Some(path) = safe_join(root, request.path()) else {
         return Response::new(403).text("forbidden\n");
     };
+    // Hidden files (`.git/`, `.env`) are not published, as most static
+    // servers do: a `--root .` must not hand out the repository's internals.
+    if request.path().split('/').any(|segment| {
+        segment.starts_with('.') || segment.starts_with("%2e") || segment.starts_with("%2E")
+    }) {
+        return Response::new(404).text("not found\n");
+    }
     // A symbolic link could still point outside: compare real paths.
     let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) else {
         return Response::new(404).text("not found\n");

@@ -155,6 +155,7 @@ pub fn run_connection<P: Protocol>(
         rx,
         input: Vec::new(),
         timer: None,
+        eof_seen: false,
         config,
     };
     let mut ctx = Ctx::new(Instant::now(), peer);
@@ -199,6 +200,8 @@ struct Owner<'a, M> {
     /// Bytes the protocol left unconsumed: a partial message.
     input: Vec<u8>,
     timer: Option<Instant>,
+    /// The peer's FIN has arrived: nothing more will, no need to linger.
+    eof_seen: bool,
     config: &'a Config,
 }
 
@@ -228,7 +231,10 @@ impl<M: Send + 'static> Owner<'_, M> {
                         );
                     }
                 }
-                Next::Event(Event::Eof) => protocol.on_eof(&self.input, &mut ctx),
+                Next::Event(Event::Eof) => {
+                    self.eof_seen = true;
+                    protocol.on_eof(&self.input, &mut ctx);
+                }
                 Next::Event(Event::ReadFailed(err)) => return format!("read failed: {err}"),
                 Next::Event(Event::Message(message)) => protocol.on_message(message, &mut ctx),
                 Next::Timer => {
@@ -284,7 +290,7 @@ impl<M: Send + 'static> Owner<'_, M> {
     /// theirs, so that the kernel does not answer late bytes with a reset
     /// that could destroy data the peer has not read yet.
     fn linger(&mut self) {
-        if self.stream.shutdown(Shutdown::Write).is_err() {
+        if self.stream.shutdown(Shutdown::Write).is_err() || self.eof_seen {
             return;
         }
         let deadline = Instant::now() + self.config.linger;
