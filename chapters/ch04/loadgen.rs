@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
-use workload::{Client, Mode, RawTcp, Run};
+use workload::{Client, Mode, RawTcp, Run, Transport, WebSocket};
 
 #[derive(Parser)]
 #[command(about = "Chapter 4: closed-loop echo load generator (loopback only)")]
@@ -46,6 +46,9 @@ struct Args {
     /// Also report this process's memory, CPU time and context switches.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The WebSocket path (with --protocol ws).
+    #[arg(long, default_value = "/echo")]
+    path: String,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -55,6 +58,41 @@ struct Args {
 enum Wire {
     /// Raw bytes over TCP, against an echo server (chapter 1).
     Tcp,
+    /// Binary WebSocket messages, against a WebSocket echo server (chapter 3).
+    Ws,
+}
+
+/// Either transport, so one client type serves both.
+enum AnyTransport {
+    Tcp(RawTcp),
+    Ws(Box<WebSocket>),
+}
+
+impl Transport for AnyTransport {
+    fn greeting(&mut self) -> Vec<u8> {
+        match self {
+            AnyTransport::Tcp(t) => t.greeting(),
+            AnyTransport::Ws(t) => t.greeting(),
+        }
+    }
+    fn read_greeting(&mut self, input: &[u8]) -> Result<Option<usize>, String> {
+        match self {
+            AnyTransport::Tcp(t) => t.read_greeting(input),
+            AnyTransport::Ws(t) => t.read_greeting(input),
+        }
+    }
+    fn encode(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        match self {
+            AnyTransport::Tcp(t) => t.encode(payload, out),
+            AnyTransport::Ws(t) => t.encode(payload, out),
+        }
+    }
+    fn decode(&mut self, input: &[u8]) -> Result<Option<workload::Decoded>, String> {
+        match self {
+            AnyTransport::Tcp(t) => t.decode(input),
+            AnyTransport::Ws(t) => t.decode(input),
+        }
+    }
 }
 
 fn loopback(addr: &str) -> Result<SocketAddr, String> {
@@ -84,17 +122,24 @@ fn main() -> Result<(), String> {
     let started = Instant::now();
     let run = Run::new(started + duration, args.messages.unwrap_or(u64::MAX));
     let mode = if args.idle { Mode::Idle } else { Mode::Echo };
-    let clients = (0..args.connections)
-        .map(|id| {
-            let transport = match args.protocol {
-                Wire::Tcp => RawTcp { size: args.size },
-            };
-            (
-                addr,
-                Client::new(Arc::clone(&run), transport, mode, args.size, id),
-            )
-        })
-        .collect();
+    let mut clients = Vec::with_capacity(args.connections);
+    for id in 0..args.connections {
+        let transport = match args.protocol {
+            Wire::Tcp => AnyTransport::Tcp(RawTcp { size: args.size }),
+            Wire::Ws => {
+                let mask = (id as u32).wrapping_mul(2_654_435_761).to_le_bytes();
+                AnyTransport::Ws(Box::new(WebSocket::new(
+                    &addr.to_string(),
+                    &args.path,
+                    mask,
+                )?))
+            }
+        };
+        clients.push((
+            addr,
+            Client::new(Arc::clone(&run), transport, mode, args.size, id),
+        ));
+    }
     let event_loop = thread::spawn(move || mio::connect_all(clients, mio::Config::default()));
 
     let progress = indicatif::ProgressBar::new(duration.as_millis() as u64);
@@ -131,6 +176,7 @@ fn main() -> Result<(), String> {
     let report = Report {
         protocol: match args.protocol {
             Wire::Tcp => "tcp",
+            Wire::Ws => "ws",
         },
         idle: args.idle,
         connections: args.connections,

@@ -7,6 +7,9 @@
 
 use crate::stats::Latencies;
 use netladder::driver::{Ctx, Mailbox, Protocol};
+use netladder::http::client::parse_response_head;
+use netladder::ws::frame::{self, Opcode};
+use netladder::ws::handshake::client::ClientHandshake;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,6 +98,60 @@ impl Transport for RawTcp {
             start: 0,
             len: self.size,
             used: self.size,
+        }))
+    }
+}
+
+/// WebSocket: an opening handshake, then one masked binary frame per
+/// message; echoes come back as unmasked frames.
+pub struct WebSocket {
+    handshake: ClientHandshake,
+    /// A fresh mask per connection; reusing it per frame is enough for a
+    /// load test (browsers draw one per frame).
+    mask: [u8; 4],
+}
+
+impl WebSocket {
+    pub fn new(host: &str, path: &str, mask: [u8; 4]) -> Result<WebSocket, String> {
+        let handshake = ClientHandshake::new(host, path, &[], None).map_err(|e| e.to_string())?;
+        Ok(WebSocket { handshake, mask })
+    }
+}
+
+impl Transport for WebSocket {
+    fn greeting(&mut self) -> Vec<u8> {
+        self.handshake.request_bytes().to_vec()
+    }
+
+    fn read_greeting(&mut self, input: &[u8]) -> Result<Option<usize>, String> {
+        match parse_response_head(input).map_err(|e| e.to_string())? {
+            None => Ok(None),
+            Some((head, rest)) => {
+                let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
+                self.handshake
+                    .check_response(head.status, &headers)
+                    .map_err(|e| e.to_string())?;
+                Ok(Some(input.len() - rest.len()))
+            }
+        }
+    }
+
+    fn encode(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        frame::encode_frame(out, true, Opcode::Binary, payload, Some(self.mask));
+    }
+
+    fn decode(&mut self, input: &[u8]) -> Result<Option<Decoded>, String> {
+        let Some((header, start)) = frame::decode_header(input).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        if header.opcode != Opcode::Binary || header.mask.is_some() || !header.fin {
+            return Err(format!("unexpected frame from the server: {header:?}"));
+        }
+        let len = usize::try_from(header.payload_len).map_err(|e| e.to_string())?;
+        Ok((input.len() >= start + len).then_some(Decoded {
+            start,
+            len,
+            used: start + len,
         }))
     }
 }

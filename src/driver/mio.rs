@@ -309,6 +309,9 @@ impl<P: Protocol> EventLoop<P> {
     /// Registers a connection and opens its protocol. `connecting`: an
     /// outbound connect still in progress (writable means it has finished).
     fn open(&mut self, mut stream: TcpStream, peer: SocketAddr, protocol: P, connecting: bool) {
+        // Replies leave as soon as they are written: no waiting to batch
+        // small writes (Nagle), which would add latency to request/response.
+        let _ = stream.set_nodelay(true);
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1

@@ -79,6 +79,9 @@ pub fn serve<N: NewProtocol>(
             }
         };
         info!("accepted {peer}");
+        // Replies leave as soon as they are written: no waiting to batch
+        // small writes (Nagle), which would add latency to request/response.
+        let _ = stream.set_nodelay(true);
         let new_protocol = Arc::clone(&new_protocol);
         let config = Arc::clone(&config);
         let spawned = thread::Builder::new()
