@@ -7,7 +7,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
-use netladder::ws::{Config, Message};
+use netladder::ws::{Config, Message, State};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
@@ -41,7 +41,10 @@ fn main() -> io::Result<()> {
         if let Some(reply) = ws.recv()? {
             print_message(&reply, None);
         }
-        ws.close(1000, "done")?;
+        // The server may have closed first (a message over its limit, say).
+        if ws.state() == State::Open {
+            ws.close(1000, "done")?;
+        }
         return finish(&mut ws);
     }
     // Blocking reads cannot also watch stdin, so stdin gets its own thread;
@@ -72,8 +75,11 @@ fn run(ws: &mut WsClient, lines: &Receiver<String>) -> io::Result<()> {
                     ws.send_binary(text.as_bytes())?;
                 } else if let Some(code) = line.strip_prefix("/close") {
                     let code = code.trim().parse().unwrap_or(1000);
-                    ws.close(code, "bye")?;
-                    closing = true;
+                    match ws.close(code, "bye") {
+                        Ok(()) => closing = true,
+                        // A code that may not be sent: say so and stay open.
+                        Err(err) => eprintln!("not closing: {err}"),
+                    }
                 } else {
                     ws.send_text(&line)?;
                 }

@@ -14,6 +14,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+/// How long the opening handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// An open WebSocket connection, from the client's side.
 #[derive(Debug)]
 pub struct WsClient {
@@ -51,6 +54,9 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     let target = parse_url(&http_url)?;
     let mut stream = TcpStream::connect((target.host.as_str(), target.port))?;
     stream.set_nodelay(true)?;
+    // A server that accepts but never answers must not hang us forever.
+    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let handshake = ClientHandshake::new(&target.authority, &target.target, subprotocols, None)
         .map_err(other)?;
     stream.write_all(handshake.request_bytes())?;
@@ -71,6 +77,8 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
             n => buf.extend_from_slice(&chunk[..n]),
         }
     };
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(None)?;
     Ok(WsClient {
         stream,
         conn: WsConnection::new(Role::Client, config),

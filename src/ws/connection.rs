@@ -251,6 +251,14 @@ impl WsConnection {
                 // Between frames: we need a whole header before anything else.
                 let problem = match frame::decode_header(rest) {
                     Ok(None) => return Ok(pos),
+                    // A close behind messages of this read: hand the
+                    // messages over first, so that their answers leave
+                    // before our echo of the close ends the conversation.
+                    Ok(Some((header, _)))
+                        if header.opcode == Opcode::Close && messages.len() > completed_before =>
+                    {
+                        return Ok(pos);
+                    }
                     Ok(Some((header, used))) => match self.check_header(&header) {
                         Ok(()) => {
                             pos += used;

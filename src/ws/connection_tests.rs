@@ -529,17 +529,16 @@ fn closing_by_us_then_the_peer_answers() {
     // The peer's data still arrives; its pings are not answered any more.
     let mut stream = masked(true, Opcode::Text, b"in flight");
     stream.extend(masked(true, Opcode::Ping, b"p"));
+    let before_close = stream.len();
     stream.extend(masked(true, Opcode::Close, &close::close_payload(1000, "")));
+    // The receive stops in front of the close so the messages can be
+    // answered first; the caller offers the rest again.
     let (messages, result) = feed(&mut conn, &stream);
-    assert_eq!(result, Ok(stream.len()));
-    assert_eq!(
-        messages,
-        [
-            Message::Text("in flight".into()),
-            Message::Ping(b"p".to_vec()),
-            Message::Close(1000, String::new())
-        ]
-    );
+    assert_eq!(result, Ok(before_close));
+    assert_eq!(messages, [Message::Text("in flight".into()), Message::Ping(b"p".to_vec())]);
+    let (messages, result) = feed(&mut conn, &stream[before_close..]);
+    assert_eq!(result, Ok(stream.len() - before_close));
+    assert_eq!(messages, [Message::Close(1000, String::new())]);
     assert!(conn.output().is_empty(), "no pong and no second close");
     assert_eq!(conn.state(), State::Closed);
     assert!(conn.should_close_transport());
@@ -634,4 +633,23 @@ fn drain_output_into_keeps_order() {
     assert_eq!(&dst[..6], b"before");
     assert_eq!(&dst[6..], unmasked(true, Opcode::Text, b"a"));
     assert!(conn.output().is_empty());
+}
+
+#[test]
+fn a_message_and_a_close_in_one_read_are_handed_over_in_two_steps() {
+    let mut conn = server();
+    let mut stream = masked(true, Opcode::Text, b"Hello");
+    let close_at = stream.len();
+    stream.extend(masked(true, Opcode::Close, &close::close_payload(1000, "")));
+    let (messages, result) = feed(&mut conn, &stream);
+    assert_eq!(result, Ok(close_at));
+    assert_eq!(messages, [Message::Text("Hello".into())]);
+    // The application can still answer before the close is processed.
+    conn.send_text("Hello").unwrap();
+    let (messages, result) = feed(&mut conn, &stream[close_at..]);
+    assert_eq!(result, Ok(stream.len() - close_at));
+    assert_eq!(messages, [Message::Close(1000, String::new())]);
+    let frames = sent_frames(&conn.take_output());
+    assert_eq!(frames[0].0, Opcode::Text, "the echo leaves first");
+    assert_eq!(frames[1].0, Opcode::Close);
 }

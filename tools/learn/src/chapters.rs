@@ -27,13 +27,20 @@ const CHAPTERS: &[Chapter] = &[
     },
     Chapter {
         number: 3,
-        title: "WebSocket by hand (RFC 6455)",
-        run: &[],
+        title: "WebSocket by hand (RFC 6455): echo, chat, Autobahn-clean",
+        run: &[
+            "cargo run --bin ch03-ws-server   (then open http://127.0.0.1:7003/ in two tabs)",
+            "cargo run --bin ch03-ws-client -- ws://127.0.0.1:7003/echo",
+        ],
     },
     Chapter {
         number: 4,
         title: "An event loop on mio: threads vs event loop, measured",
-        run: &[],
+        run: &[
+            "cargo run --release --bin ch03-ws-server -- --driver mio",
+            "cargo run --release --bin ch04-loadgen -- --protocol ws --addr 127.0.0.1:7003 -n 1000",
+            "cargo run --release -p netladder-compare",
+        ],
     },
     Chapter {
         number: 5,
