@@ -8,13 +8,18 @@
 //! same for every server, so only the server side differs.
 //!
 //! Peers in the same group: a tokio current-thread TCP echo server, and (in
-//! the WebSocket group) tokio-tungstenite.
+//! the WebSocket group) tokio-tungstenite on a current-thread runtime. The
+//! WebSocket clients are netladder's own blocking client, the same for all.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::{SinkExt, StreamExt};
 use netladder::driver::{mio, threads};
 use netladder::echo::Echo;
+use netladder::ws::client::{self, WsClient};
+use netladder::ws::{Message, ServerConfig, WsContext, WsHandler, WsServerProtocol};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 const SIZES: [usize; 4] = [1, 10, 100, 1000];
@@ -109,5 +114,105 @@ fn tcp_echo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tcp_echo);
+/// The WebSocket echo application, as chapter 3's server runs it.
+struct WsEcho;
+
+impl WsHandler for WsEcho {
+    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>) {
+        let _ = match message {
+            Message::Text(text) => ws.send_text(&text),
+            Message::Binary(data) => ws.send_binary(&data),
+            _ => Ok(()),
+        };
+    }
+}
+
+fn ws_factory() -> impl Fn(SocketAddr) -> WsServerProtocol<WsEcho> + Send + Sync + 'static {
+    let config = Arc::new(ServerConfig::default());
+    move |_| WsServerProtocol::new(WsEcho, Arc::clone(&config))
+}
+
+fn ws_threads() -> SocketAddr {
+    let (listener, addr) = listener();
+    threads::spawn(listener, ws_factory(), threads::Config::default());
+    addr
+}
+
+fn ws_mio() -> SocketAddr {
+    let (listener, addr) = listener();
+    mio::spawn(listener, ws_factory(), mio::Config::default());
+    addr
+}
+
+/// tokio-tungstenite on a current-thread runtime, with a 16 KiB read
+/// buffer (the 128 KiB default is zero-filled on every read).
+fn ws_tokio() -> SocketAddr {
+    let (listener, addr) = listener();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(16 * 1024);
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let Ok(ws) =
+                        tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
+                    else {
+                        return;
+                    };
+                    let (mut sink, mut source) = ws.split();
+                    while let Some(Ok(message)) = source.next().await {
+                        if message.is_binary() && sink.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    addr
+}
+
+fn ws_echo(c: &mut Criterion) {
+    let servers = [
+        ("netladder threads", ws_threads()),
+        ("netladder mio", ws_mio()),
+        ("tokio-tungstenite current-thread", ws_tokio()),
+    ];
+    let mut group = c.benchmark_group("ws-echo");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let payload = [b'x'; MESSAGE];
+    for n in SIZES {
+        group.throughput(Throughput::Elements(n as u64));
+        for (name, addr) in servers {
+            let mut clients: Vec<WsClient> = (0..n)
+                .map(|_| {
+                    client::connect(&format!("ws://{addr}/"), &[], Default::default()).unwrap()
+                })
+                .collect();
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| {
+                    for ws in clients.iter_mut() {
+                        ws.send_binary(&payload).unwrap();
+                    }
+                    for ws in clients.iter_mut() {
+                        assert!(matches!(ws.recv().unwrap(), Some(Message::Binary(_))));
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tcp_echo, ws_echo);
 criterion_main!(benches);

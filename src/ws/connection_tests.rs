@@ -535,7 +535,13 @@ fn closing_by_us_then_the_peer_answers() {
     // answered first; the caller offers the rest again.
     let (messages, result) = feed(&mut conn, &stream);
     assert_eq!(result, Ok(before_close));
-    assert_eq!(messages, [Message::Text("in flight".into()), Message::Ping(b"p".to_vec())]);
+    assert_eq!(
+        messages,
+        [
+            Message::Text("in flight".into()),
+            Message::Ping(b"p".to_vec())
+        ]
+    );
     let (messages, result) = feed(&mut conn, &stream[before_close..]);
     assert_eq!(result, Ok(stream.len() - before_close));
     assert_eq!(messages, [Message::Close(1000, String::new())]);
