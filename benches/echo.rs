@@ -12,7 +12,6 @@
 //! WebSocket clients are netladder's own blocking client, the same for all.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::{SinkExt, StreamExt};
 use netladder::driver::{mio, threads};
 use netladder::echo::Echo;
 use netladder::ws::client::{self, WsClient};
@@ -21,6 +20,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "../examples/peer_tokio_ws.rs"]
+mod peer_tokio_ws;
 
 const SIZES: [usize; 4] = [1, 10, 100, 1000];
 const MESSAGE: usize = 64;
@@ -144,39 +146,11 @@ fn ws_mio() -> SocketAddr {
     addr
 }
 
-/// tokio-tungstenite on a current-thread runtime, with a 16 KiB read
-/// buffer (the 128 KiB default is zero-filled on every read).
+/// tokio-tungstenite on a current-thread runtime: the same peer the
+/// comparison runs as a separate process.
 fn ws_tokio() -> SocketAddr {
     let (listener, addr) = listener();
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-                .read_buffer_size(16 * 1024);
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let Ok(ws) =
-                        tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
-                    else {
-                        return;
-                    };
-                    let (mut sink, mut source) = ws.split();
-                    while let Some(Ok(message)) = source.next().await {
-                        if message.is_binary() && sink.send(message).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-    });
+    std::thread::spawn(move || peer_tokio_ws::serve(listener));
     addr
 }
 

@@ -1,6 +1,48 @@
-//! Small pieces every chapter binary shares: logging set up from `RUST_LOG`.
+//! Small pieces every chapter binary shares: logging set up from `RUST_LOG`,
+//! and the `--driver threads|mio` choice.
 
+use crate::driver::{NewProtocol, mio, threads};
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use tracing_subscriber::EnvFilter;
+
+/// Which driver moves a server's bytes: the `--driver` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    /// A thread per connection (chapter 1).
+    Threads,
+    /// One thread, an event loop on mio (chapter 4).
+    Mio,
+}
+
+/// Resolves `addr` (HOST:PORT) and insists that it is a loopback address:
+/// tools that generate load or serve a learner's files never reach out.
+pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    if resolved.ip().is_loopback() {
+        Ok(resolved)
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address: only 127.0.0.1 or ::1 here"
+        ))
+    }
+}
+
+/// Serves `listener` forever on the chosen driver, with default limits.
+pub fn serve<N: NewProtocol>(
+    driver: Driver,
+    listener: TcpListener,
+    new_protocol: N,
+) -> io::Result<()> {
+    match driver {
+        Driver::Threads => threads::serve(listener, new_protocol, threads::Config::default()),
+        Driver::Mio => mio::serve(listener, new_protocol, mio::Config::default()),
+    }
+}
 
 /// Starts logging to stderr, filtered by `RUST_LOG` (default: `info`).
 ///

@@ -6,9 +6,9 @@
 mod long_poll;
 mod static_files;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use long_poll::LongPoll;
-use netladder::driver::{mio, threads};
+use netladder::cli::Driver;
 use netladder::http::{HttpProtocol, Limits, Reply, Request, Responder, Response};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -38,14 +38,6 @@ struct Args {
     /// Which driver moves the bytes.
     #[arg(long, value_enum, default_value_t = Driver::Threads)]
     driver: Driver,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Driver {
-    /// A thread per connection (chapter 1).
-    Threads,
-    /// One thread, an event loop (chapter 4).
-    Mio,
 }
 
 const DEMO_PAGE: &str = include_str!("long_poll.html");
@@ -102,8 +94,5 @@ fn main() -> std::io::Result<()> {
     println!("listening on {}", listener.local_addr()?);
     let handler = move |request: Request, responder: Responder| app.handle(request, responder);
     let new_connection = HttpProtocol::factory(handler, limits);
-    match args.driver {
-        Driver::Threads => threads::serve(listener, new_connection, threads::Config::default()),
-        Driver::Mio => mio::serve(listener, new_connection, mio::Config::default()),
-    }
+    netladder::cli::serve(args.driver, listener, new_connection)
 }

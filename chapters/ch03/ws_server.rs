@@ -4,8 +4,8 @@
 //! message goes to every connected client. `/` over plain HTTP serves a page
 //! that uses the browser's own `WebSocket` API for both.
 
-use clap::{Parser, ValueEnum};
-use netladder::driver::{mio, threads};
+use clap::Parser;
+use netladder::cli::Driver;
 use netladder::ws::{
     Broadcast, HttpResponse, MemberId, Message, Outgoing, ServerConfig, WsContext, WsHandler,
     WsServerProtocol,
@@ -25,14 +25,6 @@ struct Args {
     /// Which driver moves the bytes.
     #[arg(long, value_enum, default_value_t = Driver::Threads)]
     driver: Driver,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Driver {
-    /// A thread per connection (chapter 1).
-    Threads,
-    /// One thread, an event loop (chapter 4).
-    Mio,
 }
 
 const DEMO_PAGE: &str = include_str!("demo.html");
@@ -96,8 +88,5 @@ fn main() -> std::io::Result<()> {
     };
     let listener = TcpListener::bind(&args.addr)?;
     println!("listening on {}", listener.local_addr()?);
-    match args.driver {
-        Driver::Threads => threads::serve(listener, new_connection, threads::Config::default()),
-        Driver::Mio => mio::serve(listener, new_connection, mio::Config::default()),
-    }
+    netladder::cli::serve(args.driver, listener, new_connection)
 }

@@ -12,7 +12,6 @@ mod workload;
 use clap::{Parser, ValueEnum};
 use netladder::driver::mio;
 use stats::{ProcSample, TICKS_PER_SECOND};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -95,24 +94,10 @@ impl Transport for AnyTransport {
     }
 }
 
-fn loopback(addr: &str) -> Result<SocketAddr, String> {
-    let resolved = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    if !resolved.ip().is_loopback() {
-        return Err(format!(
-            "{addr} is not a loopback address: the load generator only targets this machine"
-        ));
-    }
-    Ok(resolved)
-}
-
 fn main() -> Result<(), String> {
     netladder::cli::init_logging_or("warn");
     let args = Args::parse();
-    let addr = loopback(&args.addr)?;
+    let addr = netladder::cli::loopback_addr(&args.addr)?;
     if args.size == 0 || args.connections == 0 {
         return Err("--size and --connections must be at least 1".into());
     }

@@ -5,23 +5,14 @@
 
 use crate::Result;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
 /// Binds `addr`, which must be a loopback address.
 pub fn bind_loopback(addr: &str) -> Result<TcpListener> {
-    let resolved = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    if !resolved.ip().is_loopback() {
-        return Err(format!(
-            "{addr} is not a loopback address; the home serves on 127.0.0.1 or ::1 only"
-        ));
-    }
+    let resolved = netladder::cli::loopback_addr(addr)?;
     TcpListener::bind(resolved).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
