@@ -32,7 +32,10 @@ pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// Serves `listener` forever on the chosen driver, with default limits.
+/// Serves `listener` on the chosen driver, with default limits. On the mio
+/// driver, Ctrl-C (SIGINT or SIGTERM) shuts down gracefully: every
+/// connection says goodbye (a WebSocket gets close 1001) and this returns.
+/// The threaded driver has no such path: Ctrl-C ends the process.
 pub fn serve<N: NewProtocol>(
     driver: Driver,
     listener: TcpListener,
@@ -40,7 +43,13 @@ pub fn serve<N: NewProtocol>(
 ) -> io::Result<()> {
     match driver {
         Driver::Threads => threads::serve(listener, new_protocol, threads::Config::default()),
-        Driver::Mio => mio::serve(listener, new_protocol, mio::Config::default()),
+        Driver::Mio => {
+            mio::serve_with_shutdown(listener, new_protocol, mio::Config::default(), |shutdown| {
+                if let Err(err) = ctrlc::set_handler(move || shutdown.shutdown()) {
+                    tracing::warn!("no graceful shutdown on Ctrl-C: {err}");
+                }
+            })
+        }
     }
 }
 

@@ -155,3 +155,49 @@ fn a_websocket_client_that_never_reads_cannot_grow_the_servers_memory() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&ws.stdout), "still here\n");
 }
+
+#[test]
+fn ctrl_c_on_the_mio_driver_sends_every_websocket_a_goodbye() {
+    use tungstenite::Message;
+    let server = Server::start(WS, &["--driver", "mio"]);
+    let mut clients: Vec<_> = (0..3)
+        .map(|_| {
+            let (ws, _) = tungstenite::connect(format!("ws://{}/echo", server.addr)).unwrap();
+            if let tungstenite::stream::MaybeTlsStream::Plain(stream) = ws.get_ref() {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+            }
+            ws
+        })
+        .collect();
+    // Make sure every connection is open on the server before the signal.
+    for ws in &mut clients {
+        ws.send(Message::text("hi")).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::text("hi"));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for ws in &mut clients {
+        match ws.read() {
+            Ok(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
+            other => panic!("expected close 1001, got {other:?}"),
+        }
+        // Answer, as a polite client does, so the server can finish.
+        let _ = ws.flush();
+    }
+    let mut server = server;
+    let started = Instant::now();
+    loop {
+        match server.try_wait() {
+            Some(status) => break assert!(status.success(), "{status:?}"),
+            None if started.elapsed() > Duration::from_secs(15) => {
+                panic!("the server did not exit")
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! `--driver mio` runs it on chapter 4's event loop.
 
 use clap::{Parser, ValueEnum};
-use netladder::driver::{mio, threads};
+use netladder::driver::threads;
 use netladder::echo::Echo;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -48,7 +48,7 @@ fn main() -> io::Result<()> {
     match args.driver {
         Driver::Raw => serve_raw(listener),
         Driver::Threads => threads::serve(listener, |_peer| Echo, threads::Config::default()),
-        Driver::Mio => mio::serve(listener, |_peer| Echo, mio::Config::default()),
+        Driver::Mio => netladder::cli::serve(netladder::cli::Driver::Mio, listener, |_peer| Echo),
     }
 }
 

@@ -28,7 +28,7 @@ use ::mio::{Events, Interest, Poll, Token, Waker};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{self, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -58,6 +58,9 @@ pub struct Config {
     pub scratch_size: usize,
     /// After half-closing, how long to wait for the peer's FIN. Default 2 s.
     pub linger: Duration,
+    /// On shutdown, how long connections get to say goodbye before the
+    /// loop returns anyway. Default 5 s.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             inbox_capacity: 256,
             scratch_size: 64 * 1024,
             linger: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -88,7 +92,60 @@ struct Key {
 /// Messages from other threads, waiting for the loop.
 struct Shared<M> {
     queue: Mutex<Vec<(Key, M)>>,
-    waker: Waker,
+    waker: Arc<Waker>,
+}
+
+/// Asks a running loop to stop: it stops accepting, lets every connection
+/// say goodbye ([`Protocol::on_shutdown`]), waits up to
+/// [`Config::shutdown_grace`] for them to close, and returns. Cheap to clone;
+/// callable from any thread (a Ctrl-C handler, say).
+#[derive(Clone)]
+pub struct Shutdown {
+    requested: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Shutdown {
+    /// Starts the shutdown; returns at once.
+    pub fn shutdown(&self) {
+        self.requested.store(true, Ordering::Release);
+        let _ = self.waker.wake();
+    }
+}
+
+/// A server loop running on its own thread.
+pub struct Running {
+    /// Stops the loop.
+    pub shutdown: Shutdown,
+    /// Ends when the loop has returned.
+    pub thread: thread::JoinHandle<io::Result<()>>,
+}
+
+/// Starts serving on a background thread, with a [`Shutdown`] handle.
+pub fn start<N: NewProtocol>(
+    listener: std::net::TcpListener,
+    new_protocol: N,
+    config: Config,
+) -> io::Result<Running> {
+    let mut event_loop = EventLoop::new(config)?;
+    event_loop.listen(listener, new_protocol)?;
+    let shutdown = event_loop.shutdown_handle();
+    let thread = thread::spawn(move || event_loop.run());
+    Ok(Running { shutdown, thread })
+}
+
+/// Serves on the calling thread until `shutdown` is triggered from elsewhere,
+/// handing the handle to `ready` first (to install a signal handler, say).
+pub fn serve_with_shutdown<N: NewProtocol>(
+    listener: std::net::TcpListener,
+    new_protocol: N,
+    config: Config,
+    ready: impl FnOnce(Shutdown),
+) -> io::Result<()> {
+    let mut event_loop = EventLoop::new(config)?;
+    event_loop.listen(listener, new_protocol)?;
+    ready(event_loop.shutdown_handle());
+    event_loop.run()
 }
 
 /// A [`Mailbox`] backend: queue the message and wake the loop.
@@ -194,6 +251,10 @@ struct EventLoop<P: Protocol> {
     slots: Vec<Option<Conn<P>>>,
     /// Connections open now: a client-only loop ends when it reaches 0.
     open: usize,
+    /// Set by a [`Shutdown`] handle.
+    stop_requested: Arc<AtomicBool>,
+    /// Once shutting down: when the loop returns even if connections remain.
+    stopping_until: Option<Instant>,
     free: Vec<usize>,
     next_generation: u64,
     timers: BinaryHeap<Reverse<(Instant, Key)>>,
@@ -210,11 +271,13 @@ enum Next {
 impl<P: Protocol> EventLoop<P> {
     fn new(config: Config) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(EventLoop {
             poll,
             listener: None,
             open: 0,
+            stop_requested: Arc::new(AtomicBool::new(false)),
+            stopping_until: None,
             scratch: vec![0; config.scratch_size.max(1)],
             config,
             slots: Vec::new(),
@@ -253,14 +316,51 @@ impl<P: Protocol> EventLoop<P> {
         Ok(())
     }
 
+    fn shutdown_handle(&self) -> Shutdown {
+        Shutdown {
+            requested: Arc::clone(&self.stop_requested),
+            waker: Arc::clone(&self.shared.waker),
+        }
+    }
+
+    /// Stops accepting and asks every connection to say goodbye.
+    fn begin_shutdown(&mut self) {
+        if let Some((mut listener, _)) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let until = Instant::now() + self.config.shutdown_grace;
+        self.stopping_until = Some(until);
+        info!("shutting down: {} connection(s) to close", self.open);
+        for slot in 0..self.slots.len() {
+            if let Some(conn) = self.slots[slot].as_mut() {
+                let mut ctx = Ctx::new(Instant::now(), conn.peer);
+                conn.protocol.on_shutdown(&mut ctx);
+                self.after_callback(slot, ctx);
+            }
+        }
+    }
+
     // ANCHOR: run
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while self.listener.is_some() || self.open > 0 {
+            if self
+                .stopping_until
+                .is_some_and(|until| Instant::now() >= until)
+            {
+                warn!(
+                    "shutdown grace over with {} connection(s) still open",
+                    self.open
+                );
+                return Ok(());
+            }
             // Sleep until a socket is ready, a mailbox wakes us, or the
             // earliest timer is due.
             let timeout = self
                 .next_deadline()
+                .into_iter()
+                .chain(self.stopping_until)
+                .min()
                 .map(|at| at.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -270,7 +370,14 @@ impl<P: Protocol> EventLoop<P> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
-                    WAKER => self.deliver_messages(),
+                    WAKER => {
+                        self.deliver_messages();
+                        if self.stop_requested.load(Ordering::Acquire)
+                            && self.stopping_until.is_none()
+                        {
+                            self.begin_shutdown();
+                        }
+                    }
                     Token(slot) => self.ready(slot, event.is_readable(), event.is_writable()),
                 }
             }
@@ -546,7 +653,7 @@ impl<P: Protocol> EventLoop<P> {
         if conn.closing && !pending && conn.linger_until.is_none() {
             // Our FIN goes out; wait a little for theirs so that late bytes
             // from the peer are not answered with a reset.
-            if conn.eof || conn.stream.shutdown(Shutdown::Write).is_err() {
+            if conn.eof || conn.stream.shutdown(net::Shutdown::Write).is_err() {
                 self.close(slot, "closed");
                 return false;
             }
@@ -740,7 +847,7 @@ mod tests {
         let sent = payload.clone();
         let sender = thread::spawn(move || {
             writer.write_all(&sent).unwrap();
-            writer.shutdown(Shutdown::Write).unwrap();
+            writer.shutdown(net::Shutdown::Write).unwrap();
         });
         let mut echoed = Vec::new();
         stream.read_to_end(&mut echoed).unwrap();

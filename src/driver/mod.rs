@@ -35,7 +35,8 @@
 //!
 //! A driver calls [`Protocol::on_open`] once, then `on_bytes`, `on_timer` and
 //! `on_message` as things happen, then [`Protocol::on_eof`] when the peer
-//! half-closes. After any callback it writes [`Ctx`]'s bytes in order, applies
+//! half-closes, and [`Protocol::on_shutdown`] when the server is asked to
+//! stop (the mio driver's [`mio::Shutdown`]). After any callback it writes [`Ctx`]'s bytes in order, applies
 //! the timer request, and closes if asked. It never calls a protocol again
 //! after closing. It reports `now` in every [`Ctx`] so that protocols never read
 //! the clock themselves (which keeps them testable with made-up times).
@@ -85,6 +86,12 @@ pub trait Protocol: Send + 'static {
     /// A message sent to this connection's [`Mailbox`].
     fn on_message(&mut self, message: Self::Message, ctx: &mut Ctx) {
         let _ = (message, ctx);
+    }
+
+    /// The server is shutting down: say goodbye the protocol's way (a
+    /// WebSocket sends close 1001). The default closes after flushing.
+    fn on_shutdown(&mut self, ctx: &mut Ctx) {
+        ctx.close();
     }
 }
 

@@ -280,6 +280,15 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
         self.with_handler(ctx, |handler, ws| handler.on_outgoing(message, ws));
         self.finish(ctx);
     }
+
+    /// The server is stopping: close with 1001 ("going away") and let the
+    /// close handshake run; the driver drops us if it takes too long.
+    fn on_shutdown(&mut self, ctx: &mut Ctx) {
+        if self.conn.state() == State::Open {
+            let _ = self.conn.close(code::GOING_AWAY, "server shutting down");
+        }
+        self.finish(ctx);
+    }
 }
 
 #[cfg(test)]

@@ -311,6 +311,13 @@ impl<H: WsHandler> Protocol for WsServerProtocol<H> {
             ws.on_message(message, ctx);
         }
     }
+
+    fn on_shutdown(&mut self, ctx: &mut Ctx) {
+        match &mut self.phase {
+            Phase::Open(ws) => ws.on_shutdown(ctx),
+            _ => ctx.close(),
+        }
+    }
 }
 
 #[cfg(test)]
