@@ -255,6 +255,8 @@ struct EventLoop<P: Protocol> {
     stop_requested: Arc<AtomicBool>,
     /// Once shutting down: when the loop returns even if connections remain.
     stopping_until: Option<Instant>,
+    /// When to try `accept` again after it failed (out of descriptors).
+    accept_retry: Option<Instant>,
     free: Vec<usize>,
     next_generation: u64,
     timers: BinaryHeap<Reverse<(Instant, Key)>>,
@@ -278,6 +280,7 @@ impl<P: Protocol> EventLoop<P> {
             open: 0,
             stop_requested: Arc::new(AtomicBool::new(false)),
             stopping_until: None,
+            accept_retry: None,
             scratch: vec![0; config.scratch_size.max(1)],
             config,
             slots: Vec::new(),
@@ -360,6 +363,7 @@ impl<P: Protocol> EventLoop<P> {
                 .next_deadline()
                 .into_iter()
                 .chain(self.stopping_until)
+                .chain(self.accept_retry)
                 .min()
                 .map(|at| at.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
@@ -382,6 +386,10 @@ impl<P: Protocol> EventLoop<P> {
                 }
             }
             self.fire_timers();
+            if self.accept_retry.is_some_and(|at| Instant::now() >= at) {
+                self.accept_retry = None;
+                self.accept_all();
+            }
         }
         Ok(())
     }
@@ -404,8 +412,11 @@ impl<P: Protocol> EventLoop<P> {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => {
-                    // Out of descriptors, say: keep serving those we have.
-                    warn!("accept failed: {err}");
+                    // Out of descriptors, say: keep serving those we have,
+                    // and try again soon. The connections still queued
+                    // raise no new edge, so waiting for one would stall.
+                    warn!("accept failed: {err}; retrying in 10 ms");
+                    self.accept_retry = Some(Instant::now() + Duration::from_millis(10));
                     return;
                 }
             }
@@ -526,9 +537,15 @@ impl<P: Protocol> EventLoop<P> {
             };
             let mut ctx = Ctx::new(Instant::now(), conn.peer);
             if conn.closing {
-                // Lingering after our FIN: discard until theirs arrives.
+                // Closing: discard what the peer sends. Their FIN ends it,
+                // unless our output is still draining (it may still be read:
+                // a FIN only closes their direction).
                 if n == 0 {
-                    return self.close(slot, "closed");
+                    conn.eof = true;
+                    if conn.output.is_empty() {
+                        return self.close(slot, "closed");
+                    }
+                    return;
                 }
                 continue;
             }
@@ -586,6 +603,9 @@ impl<P: Protocol> EventLoop<P> {
         match ctx.timer_request() {
             TimerRequest::Keep => {}
             TimerRequest::Cancel => conn.timer = None,
+            // The same deadline again (a protocol re-arming after every
+            // callback) needs no second heap entry.
+            TimerRequest::At(at) if conn.timer == Some(at) => {}
             TimerRequest::At(at) => {
                 conn.timer = Some(at);
                 let key = Key {
