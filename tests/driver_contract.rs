@@ -15,6 +15,8 @@ type Registry = Arc<Mutex<Vec<Mailbox<String>>>>;
 /// every part of the contract in one protocol.
 struct Probe {
     registry: Registry,
+    /// Counts `on_closed` calls, for every connection of the server.
+    closed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Protocol for Probe {
@@ -55,6 +57,11 @@ impl Protocol for Probe {
         ctx.send(message.as_bytes());
         ctx.send(b"\n");
     }
+
+    fn on_closed(&mut self) {
+        self.closed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -64,12 +71,20 @@ enum Driver {
 }
 
 fn start(driver: Driver) -> (SocketAddr, Registry) {
+    let (addr, registry, _) = start_counting(driver);
+    (addr, registry)
+}
+
+fn start_counting(driver: Driver) -> (SocketAddr, Registry, Arc<std::sync::atomic::AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let registry = Registry::default();
     let shared = Arc::clone(&registry);
+    let closed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&closed);
     let new_probe = move |_| Probe {
         registry: Arc::clone(&shared),
+        closed: Arc::clone(&counter),
     };
     match driver {
         Driver::Threads => drop(threads::spawn(
@@ -79,7 +94,7 @@ fn start(driver: Driver) -> (SocketAddr, Registry) {
         )),
         Driver::Mio => drop(mio::spawn(listener, new_probe, mio::Config::default())),
     }
-    (addr, registry)
+    (addr, registry, closed)
 }
 
 fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
@@ -166,5 +181,31 @@ fn close_flushes_then_sends_fin_and_the_mailbox_closes() {
             );
             thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+#[test]
+fn on_closed_comes_last_even_after_a_reset() {
+    for driver in DRIVERS {
+        let (addr, _, closed) = start_counting(driver);
+        let (mut stream, mut reader) = connect(addr);
+        line(&mut reader);
+        // Unread bytes in our receive buffer make the close a reset (RST).
+        stream.write_all(b"unread echo\n").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        drop((stream, reader));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while closed.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{driver:?}: on_closed never came"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            closed.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "{driver:?}"
+        );
     }
 }

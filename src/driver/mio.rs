@@ -776,6 +776,7 @@ impl<P: Protocol> EventLoop<P> {
             conn.closed.store(true, Ordering::Release);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.open -= 1;
+            conn.protocol.on_closed();
             info!("closed {}: {reason}", conn.peer);
             self.free.push(slot);
         }

@@ -36,7 +36,8 @@
 //! A driver calls [`Protocol::on_open`] once, then `on_bytes`, `on_timer` and
 //! `on_message` as things happen, then [`Protocol::on_eof`] when the peer
 //! half-closes, and [`Protocol::on_shutdown`] when the server is asked to
-//! stop (the mio driver's [`mio::Shutdown`]). After any callback it writes [`Ctx`]'s bytes in order, applies
+//! stop (the mio driver's [`mio::Shutdown`]). Whatever ends the connection,
+//! its last call is [`Protocol::on_closed`]. After any callback it writes [`Ctx`]'s bytes in order, applies
 //! the timer request, and closes if asked. It never calls a protocol again
 //! after closing. It reports `now` in every [`Ctx`] so that protocols never read
 //! the clock themselves (which keeps them testable with made-up times).
@@ -93,6 +94,12 @@ pub trait Protocol: Send + 'static {
     fn on_shutdown(&mut self, ctx: &mut Ctx) {
         ctx.close();
     }
+
+    /// The connection is gone, for whatever reason (a close asked for, a
+    /// reset, a failed write, a limit). No callback follows, and nothing can
+    /// be sent: this is for letting go of things kept elsewhere, such as a
+    /// chat room's membership. The default does nothing.
+    fn on_closed(&mut self) {}
 }
 
 /// Builds one protocol per accepted connection.

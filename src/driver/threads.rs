@@ -167,6 +167,7 @@ pub fn run_connection<P: Protocol>(
         Step::Continue => owner.event_loop(&mut protocol),
         Step::Stop(reason) => reason,
     };
+    protocol.on_closed();
     // Wakes the reader if it is still blocked in `read`; it then finds the
     // inbox gone and exits.
     let _ = owner.stream.shutdown(Shutdown::Both);

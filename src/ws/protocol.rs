@@ -281,6 +281,12 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
         self.finish(ctx);
     }
 
+    /// Gone without a close handshake we saw (a reset, a failed write): the
+    /// handler still hears about it, with 1006, as its contract promises.
+    fn on_closed(&mut self) {
+        self.report_close(code::ABNORMAL, "connection lost");
+    }
+
     /// The server is stopping: close with 1001 ("going away") and let the
     /// close handshake run; the driver drops us if it takes too long.
     fn on_shutdown(&mut self, ctx: &mut Ctx) {

@@ -238,3 +238,26 @@ fn a_client_role_masks_what_it_sends() {
     assert!(h.mask.is_some());
     assert_eq!(frames(c.queued()), [(Opcode::Text, b"ok".to_vec())]);
 }
+
+#[test]
+fn a_connection_lost_without_any_close_is_reported_once_as_abnormal() {
+    let (mut ws, events, _now) = open();
+    // The driver drops us after a reset: no close frame, no EOF.
+    ws.on_closed();
+    ws.on_closed();
+    let closes: Vec<String> = log(&events)
+        .into_iter()
+        .filter(|e| e.starts_with("close"))
+        .collect();
+    assert_eq!(closes, ["close 1006 connection lost"]);
+}
+
+#[test]
+fn shutdown_says_going_away() {
+    let (mut ws, _events, now) = open();
+    let mut c = ctx(now);
+    ws.on_shutdown(&mut c);
+    let sent = frames(&c.take_output());
+    assert_eq!(sent[0].0, Opcode::Close);
+    assert_eq!(&sent[0].1[..2], &1001u16.to_be_bytes());
+}

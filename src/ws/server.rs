@@ -312,6 +312,12 @@ impl<H: WsHandler> Protocol for WsServerProtocol<H> {
         }
     }
 
+    fn on_closed(&mut self) {
+        if let Phase::Open(ws) = &mut self.phase {
+            ws.on_closed();
+        }
+    }
+
     fn on_shutdown(&mut self, ctx: &mut Ctx) {
         match &mut self.phase {
             Phase::Open(ws) => ws.on_shutdown(ctx),
