@@ -1,9 +1,12 @@
-"""Python `websockets` as an echo server for netladder's WebSocket client.
+"""Python `websockets` as an echo server: the peer for netladder's WebSocket
+client in the interop tests, and the Python peer in chapter 4's comparison.
 
-Prints "listening on 127.0.0.1:PORT" and echoes every message until killed.
+Usage: ws_echo_server.py [HOST:PORT]   (default 127.0.0.1:0)
+Prints "listening on HOST:PORT" and echoes every message until killed.
 """
 
 import asyncio
+import sys
 
 from websockets.asyncio.server import serve
 
@@ -14,9 +17,10 @@ async def echo(ws) -> None:
 
 
 async def main() -> None:
-    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+    host, port = (sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:0").rsplit(":", 1)
+    async with serve(echo, host, int(port), max_size=None, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"listening on 127.0.0.1:{port}", flush=True)
+        print(f"listening on {host}:{port}", flush=True)
         await asyncio.get_running_loop().create_future()
 
 

@@ -37,6 +37,9 @@ struct Args {
     /// Bytes per message.
     #[arg(long, default_value_t = 64)]
     size: usize,
+    /// Also run the Node (`ws`) and Python (`websockets`) peers.
+    #[arg(long)]
+    peers: bool,
     /// Where to write results.csv, summary.md and the plots.
     #[arg(long, default_value = "target/compare")]
     out: PathBuf,
@@ -48,7 +51,10 @@ fn main() -> Result<(), String> {
     std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
     run::build()?;
     fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let servers = Server::all();
+    let mut servers = Server::core();
+    if args.peers {
+        servers.extend(Server::other_languages()?);
+    }
     let perf = run::perf_available();
     let mut rows = Vec::new();
     for &n in &args.connections {

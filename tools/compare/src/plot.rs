@@ -4,10 +4,12 @@ use crate::run::{Row, Server};
 use plotters::prelude::*;
 use std::path::Path;
 
-const COLORS: [RGBColor; 3] = [
+const COLORS: [RGBColor; 5] = [
     RGBColor(214, 96, 77),
     RGBColor(67, 147, 195),
     RGBColor(90, 90, 90),
+    RGBColor(77, 175, 74),
+    RGBColor(152, 78, 163),
 ];
 
 fn medians(rows: &[Row], server: &str, f: fn(&Row) -> Option<f64>) -> Vec<(f64, f64)> {

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A server under test: how to start it.
+/// A server under test: how to start it on a free loopback port.
 pub struct Server {
     pub name: &'static str,
     program: &'static str,
@@ -12,24 +12,50 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn all() -> Vec<Server> {
+    /// netladder on both drivers, and the tokio-tungstenite peer.
+    pub fn core() -> Vec<Server> {
         vec![
             Server {
                 name: "netladder threads",
                 program: "target/release/ch03-ws-server",
-                args: &["--driver", "threads"],
+                args: &["--driver", "threads", "--addr", "127.0.0.1:0"],
             },
             Server {
                 name: "netladder mio",
                 program: "target/release/ch03-ws-server",
-                args: &["--driver", "mio"],
+                args: &["--driver", "mio", "--addr", "127.0.0.1:0"],
             },
             Server {
                 name: "tokio-tungstenite",
                 program: "target/release/examples/peer_tokio_ws",
-                args: &[],
+                args: &["127.0.0.1:0"],
             },
         ]
+    }
+
+    /// Peers in other languages, installed by scripts/test-all: Node's `ws`
+    /// and Python's `websockets` (asyncio). `None` if either is missing.
+    pub fn other_languages() -> Result<Vec<Server>, String> {
+        let node_ready = std::path::Path::new("tests/node/node_modules/ws").is_dir();
+        let python_ready = std::path::Path::new(".venv/bin/python").is_file();
+        if !node_ready || !python_ready {
+            return Err(
+                "--peers needs tests/node/node_modules and .venv: run `bash scripts/test-all` once"
+                    .into(),
+            );
+        }
+        Ok(vec![
+            Server {
+                name: "node ws",
+                program: "node",
+                args: &["tests/node/ws_echo_server.mjs", "127.0.0.1:0"],
+            },
+            Server {
+                name: "python websockets",
+                program: ".venv/bin/python",
+                args: &["tests/python/ws_echo_server.py", "127.0.0.1:0"],
+            },
+        ])
     }
 }
 
