@@ -111,11 +111,6 @@ fn start(server: &Server) -> Result<Running, String> {
     let mut child = Command::new("taskset")
         .args(["-c", "0", server.program])
         .args(server.args)
-        .args(if server.args.is_empty() {
-            vec!["127.0.0.1:0"]
-        } else {
-            vec!["--addr", "127.0.0.1:0"]
-        })
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
