@@ -239,6 +239,9 @@ pub fn encode_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
+    // One allocation for the whole frame (14 bytes is the largest header),
+    // not a regrowth per header byte and another for the payload.
+    out.reserve(14 + payload.len());
     encode_header(out, fin, opcode, payload.len(), mask);
     let start = out.len();
     out.extend_from_slice(payload);
