@@ -239,26 +239,11 @@ fn mutated_responses_never_panic_and_split_the_same() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nab\r\n0\r\nT: 1\r\n\r\n",
         b"HTTP/1.0 404 Not Found\r\nX: y\r\n\r\nuntil the end",
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
     let alphabet = b"\r\n :;0123456789abcdefHTP/.\x00\xff";
-    for round in 0..600 {
-        let mut input = seeds[round % seeds.len()].to_vec();
-        for _ in 0..1 + next(4) {
-            let at = next(input.len());
-            match next(3) {
-                0 => input[at] = alphabet[next(alphabet.len())],
-                1 => {
-                    input.remove(at);
-                }
-                _ => input.insert(at, alphabet[next(alphabet.len())]),
-            }
-        }
+    for (round, input) in
+        super::super::mutations::mutated(&seeds, alphabet, 0x9e37_79b9_7f4a_7c15_u64, 600)
+            .enumerate()
+    {
         let _ = parse(if round % 5 == 0 { "HEAD" } else { "GET" }, &input);
     }
 }

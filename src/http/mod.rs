@@ -40,6 +40,8 @@ pub mod client;
 pub mod error;
 pub mod headers;
 pub mod limits;
+#[cfg(test)]
+mod mutations;
 pub mod protocol;
 pub mod request;
 pub mod response;

@@ -438,27 +438,9 @@ fn mutated_requests_never_panic_and_split_the_same() {
         b"PUT /p HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: y\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
     ];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |below: usize| {
-        // xorshift64: plenty for shuffling test inputs.
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
     let alphabet = b"\r\n :;,0123456789abcdefxHTP/.-\x00\x7f\xff";
-    for round in 0..600 {
-        let mut input = seeds[round % seeds.len()].to_vec();
-        for _ in 0..1 + next(4) {
-            let at = next(input.len());
-            match next(3) {
-                0 => input[at] = alphabet[next(alphabet.len())],
-                1 => {
-                    input.remove(at);
-                }
-                _ => input.insert(at, alphabet[next(alphabet.len())]),
-            }
-        }
+    for input in super::super::mutations::mutated(&seeds, alphabet, 0x2545_f491_4f6c_dd1d_u64, 600)
+    {
         both(&input, small());
     }
 }
