@@ -22,14 +22,15 @@ const CHAPTERS: &[Chapter] = &[
         run: &[
             "cargo run --bin ch02-http-server -- --root . --addr 127.0.0.1:7002",
             "curl -v http://127.0.0.1:7002/README.md",
-            "open http://127.0.0.1:7002/demo/long-poll in two browser tabs",
+            "browser: http://127.0.0.1:7002/demo/long-poll in two tabs",
         ],
     },
     Chapter {
         number: 3,
         title: "WebSocket by hand (RFC 6455): echo, chat, Autobahn-clean",
         run: &[
-            "cargo run --bin ch03-ws-server   (then open http://127.0.0.1:7003/ in two tabs)",
+            "cargo run --bin ch03-ws-server",
+            "browser: http://127.0.0.1:7003/ in two tabs",
             "cargo run --bin ch03-ws-client -- ws://127.0.0.1:7003/echo",
         ],
     },
@@ -65,7 +66,12 @@ pub fn print() {
         };
         println!("  {}. {}{state}", chapter.number, chapter.title);
         for command in chapter.run {
-            println!("       $ {command}");
+            // Shell commands get a prompt; "browser: URL" lines are pages to open.
+            if command.starts_with("browser:") {
+                println!("       {command}");
+            } else {
+                println!("       $ {command}");
+            }
         }
     }
 }
