@@ -84,25 +84,6 @@ pub fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// The reason phrase for the statuses this module sends.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Unknown",
-    }
-}
-
 /// Renders a complete HTTP/1.1 response that closes the connection after
 /// its body: the handshake's refusals and the plain-HTTP fallback.
 pub fn render_response(
@@ -111,7 +92,10 @@ pub fn render_response(
     content_type: &str,
     body: &[u8],
 ) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\n",
+        crate::http::response::reason_phrase(status)
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
