@@ -204,9 +204,8 @@ impl<T: Transport> Client<T> {
         let n = stamp.len().min(self.payload.len());
         self.payload[..n].copy_from_slice(&stamp[..n]);
         self.sent_at = ctx.now();
-        let mut frame = Vec::with_capacity(self.payload.len() + 14);
-        self.transport.encode(&self.payload, &mut frame);
-        ctx.send(&frame);
+        // Encode straight into the send queue: no second copy per message.
+        self.transport.encode(&self.payload, ctx.send_buffer());
     }
 
     fn fail(&mut self, why: &str, ctx: &mut Ctx) {
