@@ -15,7 +15,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use netladder::driver::{mio, threads};
 use netladder::echo::Echo;
 use netladder::ws::client::{self, WsClient};
-use netladder::ws::{Message, ServerConfig, WsContext, WsHandler, WsServerProtocol};
+use netladder::ws::{ServerConfig, WsContext, WsHandler, WsMessage, WsServerProtocol};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -120,10 +120,10 @@ fn tcp_echo(c: &mut Criterion) {
 struct WsEcho;
 
 impl WsHandler for WsEcho {
-    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>) {
+    fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>) {
         let _ = match message {
-            Message::Text(text) => ws.send_text(&text),
-            Message::Binary(data) => ws.send_binary(&data),
+            WsMessage::Text(text) => ws.send_text(&text),
+            WsMessage::Binary(data) => ws.send_binary(&data),
             _ => Ok(()),
         };
     }
@@ -179,7 +179,7 @@ fn ws_echo(c: &mut Criterion) {
                         ws.send_binary(&payload).unwrap();
                     }
                     for ws in clients.iter_mut() {
-                        assert!(matches!(ws.recv().unwrap(), Some(Message::Binary(_))));
+                        assert!(matches!(ws.recv().unwrap(), Some(WsMessage::Binary(_))));
                     }
                 })
             });

@@ -15,7 +15,7 @@ pub struct Echo;
 
 impl Protocol for Echo {
     /// Echo takes no messages from outside.
-    type Message = ();
+    type Mail = ();
 
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         ctx.send(input);

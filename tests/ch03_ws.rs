@@ -12,7 +12,7 @@ use std::process::Command;
 use std::thread;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
+use tungstenite::{WebSocket, Message};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-ws-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-ws-client");
@@ -84,7 +84,11 @@ fn chat_broadcasts_to_every_member() {
         let mut echo_only = tungstenite_client(&server, "/echo");
         // Bob joined after Alice: make sure both are in the room first.
         bob.send(Message::text("bob here")).unwrap();
-        assert_eq!(next_data(&mut alice), Message::text("bob here"), "{driver}");
+        assert_eq!(
+            next_data(&mut alice),
+            Message::text("bob here"),
+            "{driver}"
+        );
         assert_eq!(next_data(&mut bob), Message::text("bob here"), "{driver}");
         alice.send(Message::text("hi all")).unwrap();
         assert_eq!(next_data(&mut bob), Message::text("hi all"), "{driver}");
@@ -109,12 +113,12 @@ fn our_client_against_our_server_and_the_client_binary() {
         ws.send_text("round trip").unwrap();
         assert_eq!(
             ws.recv().unwrap(),
-            Some(netladder::ws::Message::Text("round trip".into()))
+            Some(netladder::ws::WsMessage::Text("round trip".into()))
         );
         ws.close(1000, "done").unwrap();
         assert!(matches!(
             ws.recv().unwrap(),
-            Some(netladder::ws::Message::Close(1000, _))
+            Some(netladder::ws::WsMessage::Close(1000, _))
         ));
         assert_eq!(ws.recv().unwrap(), None);
 
@@ -146,17 +150,17 @@ fn our_client_against_a_tungstenite_server() {
     ws.send_binary(&big).unwrap();
     assert_eq!(
         ws.recv().unwrap(),
-        Some(netladder::ws::Message::Binary(big))
+        Some(netladder::ws::WsMessage::Binary(big))
     );
     ws.send_text("ünïcode").unwrap();
     assert_eq!(
         ws.recv().unwrap(),
-        Some(netladder::ws::Message::Text("ünïcode".into()))
+        Some(netladder::ws::WsMessage::Text("ünïcode".into()))
     );
     ws.close(1000, "").unwrap();
     assert!(matches!(
         ws.recv().unwrap(),
-        Some(netladder::ws::Message::Close(1000, _))
+        Some(netladder::ws::WsMessage::Close(1000, _))
     ));
 }
 
@@ -224,7 +228,9 @@ fn a_message_over_the_limit_closes_with_1009() {
         let mut ws = tungstenite_client(&server, "/echo");
         ws.send(Message::binary(vec![1u8; 2000])).unwrap();
         match ws.read() {
-            Ok(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1009, "{driver}"),
+            Ok(Message::Close(Some(frame))) => {
+                assert_eq!(u16::from(frame.code), 1009, "{driver}")
+            }
             other => panic!("{driver}: expected close 1009, got {other:?}"),
         }
     }

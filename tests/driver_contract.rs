@@ -20,7 +20,7 @@ struct Probe {
 }
 
 impl Protocol for Probe {
-    type Message = String;
+    type Mail = String;
 
     fn on_open(&mut self, mailbox: Mailbox<String>, ctx: &mut Ctx) {
         self.registry.lock().unwrap().push(mailbox);

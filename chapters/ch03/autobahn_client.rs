@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
-use netladder::ws::{Config, Message};
+use netladder::ws::{Config, WsMessage};
 use std::io;
 use std::time::Duration;
 
@@ -30,8 +30,8 @@ fn open(url: &str) -> io::Result<WsClient> {
 fn echo_case(mut ws: WsClient) -> io::Result<()> {
     while let Some(message) = ws.recv()? {
         match message {
-            Message::Text(text) => ws.send_text(&text)?,
-            Message::Binary(data) => ws.send_binary(&data)?,
+            WsMessage::Text(text) => ws.send_text(&text)?,
+            WsMessage::Binary(data) => ws.send_binary(&data)?,
             _ => {} // pings are answered and closes echoed by the connection
         }
     }
@@ -43,7 +43,7 @@ fn main() -> io::Result<()> {
     let args = Args::parse();
     let base = format!("ws://{}", args.addr);
     let count: usize = match open(&format!("{base}/getCaseCount"))?.recv()? {
-        Some(Message::Text(text)) => text.trim().parse().map_err(io::Error::other)?,
+        Some(WsMessage::Text(text)) => text.trim().parse().map_err(io::Error::other)?,
         other => {
             return Err(io::Error::other(format!(
                 "unexpected case count: {other:?}"

@@ -7,7 +7,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
-use netladder::ws::{Config, Message, State};
+use netladder::ws::{Config, State, WsMessage};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
@@ -94,7 +94,7 @@ fn run(ws: &mut WsClient, lines: &Receiver<String>) -> io::Result<()> {
         }
         match ws.recv() {
             Ok(Some(message)) => {
-                let rtt = matches!(message, Message::Pong(_))
+                let rtt = matches!(message, WsMessage::Pong(_))
                     .then(|| ping_sent.take())
                     .flatten();
                 print_message(&message, rtt.map(|sent| sent.elapsed()));
@@ -117,19 +117,19 @@ fn finish(ws: &mut WsClient) -> io::Result<()> {
     Ok(())
 }
 
-fn print_message(message: &Message, rtt: Option<Duration>) {
+fn print_message(message: &WsMessage, rtt: Option<Duration>) {
     match message {
-        Message::Text(text) => println!("{text}"),
-        Message::Binary(data) => println!(
+        WsMessage::Text(text) => println!("{text}"),
+        WsMessage::Binary(data) => println!(
             "(binary, {} bytes) {}",
             data.len(),
             String::from_utf8_lossy(data)
         ),
-        Message::Ping(_) => eprintln!("(ping from the server, answered)"),
-        Message::Pong(_) => match rtt {
+        WsMessage::Ping(_) => eprintln!("(ping from the server, answered)"),
+        WsMessage::Pong(_) => match rtt {
             Some(rtt) => eprintln!("pong: round trip {:.3} ms", rtt.as_secs_f64() * 1000.0),
             None => eprintln!("(pong)"),
         },
-        Message::Close(code, reason) => eprintln!("closed by the server: code {code} {reason:?}"),
+        WsMessage::Close(code, reason) => eprintln!("closed by the server: code {code} {reason:?}"),
     }
 }

@@ -7,7 +7,7 @@
 use clap::Parser;
 use netladder::cli::Driver;
 use netladder::ws::{
-    Broadcast, HttpResponse, MemberId, Message, Outgoing, ServerConfig, WsContext, WsHandler,
+    Broadcast, HttpResponse, MemberId, Outgoing, ServerConfig, WsContext, WsHandler, WsMessage,
     WsServerProtocol,
 };
 use std::net::TcpListener;
@@ -44,16 +44,16 @@ impl WsHandler for App {
         }
     }
 
-    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>) {
+    fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>) {
         match (message, self.member) {
             // Chat: hand the text to every member's mailbox, ours included.
-            (Message::Text(text), Some(_)) => {
+            (WsMessage::Text(text), Some(_)) => {
                 self.room.send_all(&Outgoing::Text(text.into()));
             }
-            (Message::Text(text), None) => {
+            (WsMessage::Text(text), None) => {
                 let _ = ws.send_text(&text);
             }
-            (Message::Binary(data), _) => {
+            (WsMessage::Binary(data), _) => {
                 let _ = ws.send_binary(&data);
             }
             _ => {} // pings are answered by the connection itself

@@ -216,7 +216,7 @@ impl<T: Transport> Client<T> {
 }
 
 impl<T: Transport> Protocol for Client<T> {
-    type Message = ();
+    type Mail = ();
 
     fn on_open(&mut self, _mailbox: Mailbox<()>, ctx: &mut Ctx) {
         ctx.wake_at(self.run.deadline + GRACE);

@@ -260,7 +260,7 @@ struct EventLoop<P: Protocol> {
     free: Vec<usize>,
     next_generation: u64,
     timers: BinaryHeap<Reverse<(Instant, Key)>>,
-    shared: Arc<Shared<P::Message>>,
+    shared: Arc<Shared<P::Mail>>,
     scratch: Vec<u8>,
 }
 

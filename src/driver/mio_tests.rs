@@ -64,7 +64,7 @@ struct Pinger {
 }
 
 impl Protocol for Pinger {
-    type Message = ();
+    type Mail = ();
 
     fn on_open(&mut self, _mailbox: Mailbox<()>, ctx: &mut Ctx) {
         ctx.send(&self.line);

@@ -27,7 +27,7 @@
 //!   (handshake, idle, heartbeat) keeps them itself and asks for the earliest;
 //! - **hears from outside**: [`Protocol::on_open`] receives a [`Mailbox`] for
 //!   its own connection. Any thread may [`Mailbox::send`] a
-//!   [`Protocol::Message`] to it, say a chat broadcast, and the driver delivers
+//!   [`Protocol::Mail`] to it, say a chat broadcast, and the driver delivers
 //!   it through [`Protocol::on_message`], in order with the connection's other
 //!   events.
 //!
@@ -59,11 +59,11 @@ use std::time::Instant;
 /// A sans-IO connection state machine.
 pub trait Protocol: Send + 'static {
     /// What other threads may send to this connection through its [`Mailbox`].
-    type Message: Send + 'static;
+    type Mail: Send + 'static;
 
     /// The connection is open. `mailbox` reaches this connection from outside;
     /// keep a clone (or hand it to a registry) to receive broadcasts.
-    fn on_open(&mut self, mailbox: Mailbox<Self::Message>, ctx: &mut Ctx) {
+    fn on_open(&mut self, mailbox: Mailbox<Self::Mail>, ctx: &mut Ctx) {
         let _ = (mailbox, ctx);
     }
 
@@ -85,7 +85,7 @@ pub trait Protocol: Send + 'static {
     }
 
     /// A message sent to this connection's [`Mailbox`].
-    fn on_message(&mut self, message: Self::Message, ctx: &mut Ctx) {
+    fn on_message(&mut self, message: Self::Mail, ctx: &mut Ctx) {
         let _ = (message, ctx);
     }
 

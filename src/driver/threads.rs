@@ -210,7 +210,7 @@ struct Owner<'a, M> {
 }
 
 impl<M: Send + 'static> Owner<'_, M> {
-    fn event_loop<P: Protocol<Message = M>>(&mut self, protocol: &mut P) -> String {
+    fn event_loop<P: Protocol<Mail = M>>(&mut self, protocol: &mut P) -> String {
         loop {
             let event = match self.next_event() {
                 Some(event) => event,

@@ -28,7 +28,7 @@
 //! deadline and a fallback response, and keeps the [`Responder`] it was given
 //! (say, in a list of waiting pollers). Later, any thread calls
 //! [`Responder::send`]: the response travels through the connection's
-//! [`crate::driver::Mailbox`] as a [`Message`] and is written when the driver
+//! [`crate::driver::Mailbox`] as a [`HttpMail`] and is written when the driver
 //! delivers it. If the deadline passes first, the fallback is sent and a late
 //! [`Responder::send`] is ignored (each responder names its request).
 //!
@@ -51,7 +51,7 @@ pub use client::{ClientResponse, ResponseParser};
 pub use error::RequestError;
 pub use headers::{Headers, Version};
 pub use limits::Limits;
-pub use protocol::{Handler, HttpProtocol, Message, Reply, Responder};
+pub use protocol::{Handler, HttpMail, HttpProtocol, Reply, Responder};
 pub use request::Request;
 pub use response::Response;
 pub use server::{Outcome, Progress, ServerConn};

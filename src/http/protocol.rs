@@ -9,7 +9,7 @@
 //! - [`Reply::Later`]: the request is *held*. The handler keeps the
 //!   [`Responder`] it was given and, from any thread, calls
 //!   [`Responder::send`] when the answer exists. The response travels as a
-//!   [`Message`] through the connection's [`Mailbox`], so the connection's
+//!   [`HttpMail`] through the connection's [`Mailbox`], so the connection's
 //!   own thread writes it, in order with everything else. If `within`
 //!   passes first, the `otherwise` response is sent instead.
 //!
@@ -76,7 +76,7 @@ pub enum Reply {
 
 /// What reaches an HTTP connection through its [`Mailbox`].
 #[derive(Debug, Clone)]
-pub enum Message {
+pub enum HttpMail {
     /// The response to held request number `request`.
     Respond {
         /// Which request ([`Responder`]s know).
@@ -90,7 +90,7 @@ pub enum Message {
 /// [`Reply::Later`]. Cheap to clone; only the first answer counts.
 #[derive(Debug, Clone)]
 pub struct Responder {
-    mailbox: Option<Mailbox<Message>>,
+    mailbox: Option<Mailbox<HttpMail>>,
     request: u64,
 }
 
@@ -99,7 +99,7 @@ impl Responder {
     /// closed (the client left) or is not keeping up.
     pub fn send(&self, response: Response) -> Result<(), SendError> {
         let mailbox = self.mailbox.as_ref().ok_or(SendError::Closed)?;
-        mailbox.send(Message::Respond {
+        mailbox.send(HttpMail::Respond {
             request: self.request,
             response,
         })
@@ -126,7 +126,7 @@ pub struct HttpProtocol<H> {
     limits: Limits,
     /// Made in `on_open`, where the clock is first known.
     conn: Option<ServerConn>,
-    mailbox: Option<Mailbox<Message>>,
+    mailbox: Option<Mailbox<HttpMail>>,
     next_request: u64,
     held: Option<Held>,
     /// Bytes that arrived while a request was held, not yet parsed.
@@ -262,9 +262,9 @@ impl<H: Handler> HttpProtocol<H> {
 }
 
 impl<H: Handler> Protocol for HttpProtocol<H> {
-    type Message = Message;
+    type Mail = HttpMail;
 
-    fn on_open(&mut self, mailbox: Mailbox<Message>, ctx: &mut Ctx) {
+    fn on_open(&mut self, mailbox: Mailbox<HttpMail>, ctx: &mut Ctx) {
         self.mailbox = Some(mailbox);
         self.conn(ctx.now());
         self.settle(ctx);
@@ -316,9 +316,9 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
         self.settle(ctx);
     }
 
-    fn on_message(&mut self, message: Message, ctx: &mut Ctx) {
+    fn on_message(&mut self, message: HttpMail, ctx: &mut Ctx) {
         match message {
-            Message::Respond { request, response } => {
+            HttpMail::Respond { request, response } => {
                 if self
                     .held
                     .as_ref()

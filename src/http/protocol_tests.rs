@@ -7,17 +7,17 @@ use std::sync::Mutex;
 
 /// A mailbox backend that keeps what it is sent, for the test to deliver.
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<Message>>>);
+struct Inbox(Arc<Mutex<Vec<HttpMail>>>);
 
-impl Deliver<Message> for Inbox {
-    fn deliver(&self, message: Message) -> Result<(), SendError> {
+impl Deliver<HttpMail> for Inbox {
+    fn deliver(&self, message: HttpMail) -> Result<(), SendError> {
         self.0.lock().unwrap().push(message);
         Ok(())
     }
 }
 
 impl Inbox {
-    fn take(&self) -> Vec<Message> {
+    fn take(&self) -> Vec<HttpMail> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }

@@ -6,7 +6,7 @@
 //! carries frames, handled by the sans-IO [`WsConnection`] in the client role
 //! (which masks everything it sends).
 
-use super::connection::{Config, Message, Role, State, WsConnection};
+use super::connection::{Config, Role, State, WsConnection, WsMessage};
 use super::handshake::client::ClientHandshake;
 use crate::http::client::{parse_response_head, parse_url};
 use std::collections::VecDeque;
@@ -25,7 +25,7 @@ pub struct WsClient {
     /// Bytes read but not yet consumed: a partial frame header.
     input: Vec<u8>,
     /// Messages decoded and not yet returned by [`WsClient::recv`].
-    ready: VecDeque<Message>,
+    ready: VecDeque<WsMessage>,
     subprotocol: Option<String>,
 }
 
@@ -142,8 +142,8 @@ impl WsClient {
     // ANCHOR: recv
     /// The next message (pings are answered automatically, and returned
     /// too). `None` once the connection has closed; the close frame itself
-    /// is returned first as [`Message::Close`].
-    pub fn recv(&mut self) -> io::Result<Option<Message>> {
+    /// is returned first as [`WsMessage::Close`].
+    pub fn recv(&mut self) -> io::Result<Option<WsMessage>> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             if let Some(message) = self.ready.pop_front() {

@@ -1,7 +1,7 @@
 //! One WebSocket connection as a sans-IO state machine.
 //!
 //! [`WsConnection`] is fed the bytes that arrive after the handshake and
-//! returns whole [`Message`]s; whatever it wants to send (pongs, close
+//! returns whole [`WsMessage`]s; whatever it wants to send (pongs, close
 //! replies, the application's messages) it queues in an output buffer the
 //! caller drains. It never touches a socket or a clock.
 //!
@@ -13,7 +13,7 @@
 use super::close::{self, MAX_REASON_LEN, code};
 use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode};
 use super::mask::apply_mask;
-use super::utf8::Utf8Validator;
+use super::utf8::Utf8Text;
 use std::fmt;
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ impl Default for Config {
 
 /// What the peer sent, one whole message at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
+pub enum WsMessage {
     /// A text message, checked to be UTF-8.
     Text(String),
     /// A binary message.
@@ -104,7 +104,7 @@ impl std::error::Error for ProtocolError {}
 
 /// Why the application could not send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
+pub enum WsSendError {
     /// We already sent a close frame (or the connection failed).
     NotOpen,
     /// A ping or pong payload over 125 bytes.
@@ -115,18 +115,18 @@ pub enum SendError {
     ReasonTooLong,
 }
 
-impl fmt::Display for SendError {
+impl fmt::Display for WsSendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::NotOpen => f.write_str("the connection is closing or closed"),
-            SendError::ControlTooLong => f.write_str("control payload over 125 bytes"),
-            SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
-            SendError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
+            WsSendError::NotOpen => f.write_str("the connection is closing or closed"),
+            WsSendError::ControlTooLong => f.write_str("control payload over 125 bytes"),
+            WsSendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            WsSendError::ReasonTooLong => f.write_str("close reason over 123 bytes"),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl std::error::Error for WsSendError {}
 
 /// The frame whose payload is being read.
 #[derive(Debug)]
@@ -157,8 +157,11 @@ pub struct WsConnection {
     frame: Option<InFrame>,
     /// The data message being reassembled, if any, and its bytes so far.
     message: Option<Kind>,
+    /// A binary message's bytes, or a text message's bytes not yet checked
+    /// (at most an unfinished character, between pieces).
     data: Vec<u8>,
-    utf8: Utf8Validator,
+    /// A text message's checked part.
+    text: Utf8Text,
     /// The current control frame's payload. Separate from `data` because a
     /// control frame may arrive between the fragments of a message.
     control: Vec<u8>,
@@ -176,7 +179,7 @@ impl WsConnection {
             frame: None,
             message: None,
             data: Vec::new(),
-            utf8: Utf8Validator::new(),
+            text: Utf8Text::new(),
             control: Vec::new(),
             out: Vec::new(),
             failed: false,
@@ -237,7 +240,7 @@ impl WsConnection {
     pub fn receive(
         &mut self,
         input: &[u8],
-        messages: &mut Vec<Message>,
+        messages: &mut Vec<WsMessage>,
     ) -> Result<usize, ProtocolError> {
         let mut pos = 0;
         let completed_before = messages.len();
@@ -324,7 +327,8 @@ impl WsConnection {
             _ => {}
         }
         if !header.opcode.is_control() {
-            let total = (self.data.len() as u64).saturating_add(header.payload_len);
+            let so_far = self.data.len() + self.text.len();
+            let total = (so_far as u64).saturating_add(header.payload_len);
             if total > self.config.max_message_size as u64 {
                 return fail(code::TOO_BIG, "message too big");
             }
@@ -370,7 +374,7 @@ impl WsConnection {
         frame.remaining -= chunk.len() as u64;
         if !frame.opcode.is_control()
             && self.message == Some(Kind::Text)
-            && self.utf8.feed(&self.data).is_err()
+            && self.text.feed(&mut self.data).is_err()
         {
             return Err(self.fail(code::INVALID_PAYLOAD, "text is not UTF-8"));
         }
@@ -378,7 +382,7 @@ impl WsConnection {
     }
 
     /// The current frame's payload is complete.
-    fn finish_frame(&mut self, messages: &mut Vec<Message>) -> Result<(), ProtocolError> {
+    fn finish_frame(&mut self, messages: &mut Vec<WsMessage>) -> Result<(), ProtocolError> {
         let Some(frame) = self.frame.take() else {
             return Ok(());
         };
@@ -390,17 +394,17 @@ impl WsConnection {
                 if self.state == State::Open {
                     self.send_frame(Opcode::Pong, &payload);
                 }
-                messages.push(Message::Ping(payload));
+                messages.push(WsMessage::Ping(payload));
             }
-            Opcode::Pong => messages.push(Message::Pong(std::mem::take(&mut self.control))),
+            Opcode::Pong => messages.push(WsMessage::Pong(std::mem::take(&mut self.control))),
             Opcode::Close => self.receive_close(messages)?,
             Opcode::Text | Opcode::Binary | Opcode::Continuation if frame.fin => {
-                let data = std::mem::take(&mut self.data);
-                self.utf8 = Utf8Validator::new();
+                let mut data = std::mem::take(&mut self.data);
+                let text = std::mem::take(&mut self.text);
                 match self.message.take() {
-                    Some(Kind::Binary) => messages.push(Message::Binary(data)),
-                    Some(Kind::Text) => match String::from_utf8(data) {
-                        Ok(text) => messages.push(Message::Text(text)),
+                    Some(Kind::Binary) => messages.push(WsMessage::Binary(data)),
+                    Some(Kind::Text) => match text.finish(&mut data) {
+                        Ok(text) => messages.push(WsMessage::Text(text)),
                         // Only an unfinished last character can get here:
                         // everything else failed as it arrived.
                         Err(_) => {
@@ -418,7 +422,7 @@ impl WsConnection {
     // ANCHOR: receive_close
     /// The peer's close frame: validate it, answer it if we did not start
     /// the closing, and report it.
-    fn receive_close(&mut self, messages: &mut Vec<Message>) -> Result<(), ProtocolError> {
+    fn receive_close(&mut self, messages: &mut Vec<WsMessage>) -> Result<(), ProtocolError> {
         let payload = std::mem::take(&mut self.control);
         let (code, reason) = match close::parse_close_payload(&payload) {
             Ok(Some((code, reason))) => (code, reason.to_string()),
@@ -440,7 +444,7 @@ impl WsConnection {
             State::ClosingByUs => self.state = State::Closed,
             State::ClosingByPeer | State::Closed => {}
         }
-        messages.push(Message::Close(code, reason));
+        messages.push(WsMessage::Close(code, reason));
         Ok(())
     }
     // ANCHOR_END: receive_close
@@ -462,6 +466,7 @@ impl WsConnection {
         self.frame = None;
         self.message = None;
         self.data = Vec::new();
+        self.text = Utf8Text::new();
         ProtocolError { code, reason }
     }
 
@@ -474,41 +479,41 @@ impl WsConnection {
         frame::encode_frame(&mut self.out, true, opcode, payload, mask);
     }
 
-    fn ensure_open(&self) -> Result<(), SendError> {
+    fn ensure_open(&self) -> Result<(), WsSendError> {
         match self.state {
             State::Open => Ok(()),
-            _ => Err(SendError::NotOpen),
+            _ => Err(WsSendError::NotOpen),
         }
     }
 
     /// Queues a text message (one frame).
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+    pub fn send_text(&mut self, text: &str) -> Result<(), WsSendError> {
         self.ensure_open()?;
         self.send_frame(Opcode::Text, text.as_bytes());
         Ok(())
     }
 
     /// Queues a binary message (one frame).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), WsSendError> {
         self.ensure_open()?;
         self.send_frame(Opcode::Binary, data);
         Ok(())
     }
 
-    /// Queues a ping; the peer answers with a [`Message::Pong`].
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    /// Queues a ping; the peer answers with a [`WsMessage::Pong`].
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), WsSendError> {
         self.send_control(Opcode::Ping, payload)
     }
 
     /// Queues an unsolicited pong (a one-way heartbeat, §5.5.3).
-    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), WsSendError> {
         self.send_control(Opcode::Pong, payload)
     }
 
-    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), SendError> {
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), WsSendError> {
         self.ensure_open()?;
         if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlTooLong);
+            return Err(WsSendError::ControlTooLong);
         }
         self.send_frame(opcode, payload);
         Ok(())
@@ -516,13 +521,13 @@ impl WsConnection {
 
     /// Starts the close handshake: queues a close frame and waits for the
     /// peer's ([`State::ClosingByUs`]).
-    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), WsSendError> {
         self.ensure_open()?;
         if !close::is_valid_code(code) {
-            return Err(SendError::InvalidCloseCode(code));
+            return Err(WsSendError::InvalidCloseCode(code));
         }
         if reason.len() > MAX_REASON_LEN {
-            return Err(SendError::ReasonTooLong);
+            return Err(WsSendError::ReasonTooLong);
         }
         self.send_frame(Opcode::Close, &close::close_payload(code, reason));
         self.state = State::ClosingByUs;

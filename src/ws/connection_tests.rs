@@ -25,7 +25,7 @@ fn server() -> WsConnection {
 
 /// Feeds `bytes` as one read, as the driver would: unconsumed bytes stay
 /// in front of the next read.
-fn feed(conn: &mut WsConnection, bytes: &[u8]) -> (Vec<Message>, Result<usize, ProtocolError>) {
+fn feed(conn: &mut WsConnection, bytes: &[u8]) -> (Vec<WsMessage>, Result<usize, ProtocolError>) {
     let mut messages = Vec::new();
     let result = conn.receive(bytes, &mut messages);
     (messages, result)
@@ -36,7 +36,7 @@ fn feed(conn: &mut WsConnection, bytes: &[u8]) -> (Vec<Message>, Result<usize, P
 fn feed_bytewise(
     conn: &mut WsConnection,
     bytes: &[u8],
-) -> (Vec<Message>, Result<(), ProtocolError>) {
+) -> (Vec<WsMessage>, Result<(), ProtocolError>) {
     let mut buffered = Vec::new();
     let mut messages = Vec::new();
     for &byte in bytes {
@@ -118,14 +118,14 @@ fn every_frame_type_fed_one_byte_at_a_time() {
     assert_eq!(
         messages,
         [
-            Message::Text("héllo".into()),
-            Message::Binary(vec![0, 1, 2, 255]),
-            Message::Ping(b"are you there".to_vec()),
-            Message::Pong(b"beat".to_vec()),
-            Message::Ping(b"in between".to_vec()),
-            Message::Text("frag€!".into()),
-            Message::Text(String::new()),
-            Message::Close(1000, "bye".into()),
+            WsMessage::Text("héllo".into()),
+            WsMessage::Binary(vec![0, 1, 2, 255]),
+            WsMessage::Ping(b"are you there".to_vec()),
+            WsMessage::Pong(b"beat".to_vec()),
+            WsMessage::Ping(b"in between".to_vec()),
+            WsMessage::Text("frag€!".into()),
+            WsMessage::Text(String::new()),
+            WsMessage::Close(1000, "bye".into()),
         ]
     );
     assert_eq!(
@@ -147,7 +147,7 @@ fn rfc_unmasked_hello_reaches_a_client() {
     let (messages, result) =
         feed_bytewise(&mut client, &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     result.unwrap();
-    assert_eq!(messages, [Message::Text("Hello".into())]);
+    assert_eq!(messages, [WsMessage::Text("Hello".into())]);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn rfc_masked_hello_reaches_a_server() {
     let mut conn = server();
     let (messages, result) = feed(&mut conn, &frame);
     assert_eq!(result, Ok(frame.len()));
-    assert_eq!(messages, [Message::Text("Hello".into())]);
+    assert_eq!(messages, [WsMessage::Text("Hello".into())]);
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn rfc_fragmented_hello() {
     assert!(messages.is_empty(), "the message is not finished");
     let (messages, result) = feed(&mut client, &[0x80, 0x02, 0x6c, 0x6f]);
     assert_eq!(result, Ok(4));
-    assert_eq!(messages, [Message::Text("Hello".into())]);
+    assert_eq!(messages, [WsMessage::Text("Hello".into())]);
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn rfc_ping_is_answered_with_the_same_payload() {
     let mut client = WsConnection::new(Role::Client, Config::default());
     let (messages, result) = feed(&mut client, &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     result.unwrap();
-    assert_eq!(messages, [Message::Ping(b"Hello".to_vec())]);
+    assert_eq!(messages, [WsMessage::Ping(b"Hello".to_vec())]);
     // The client's pong is masked: decode it with its own key.
     let out = client.output();
     let (h, n) = frame::decode_header(out).unwrap().unwrap();
@@ -202,7 +202,7 @@ fn rfc_256_byte_and_64_kib_binary_messages() {
             buffered.drain(..used);
         }
         assert!(buffered.is_empty());
-        assert_eq!(messages, [Message::Binary(payload)]);
+        assert_eq!(messages, [WsMessage::Binary(payload)]);
     }
 }
 
@@ -220,7 +220,7 @@ fn payloads_are_consumed_as_they_arrive() {
     assert!(messages.is_empty());
     let (messages, result) = feed(&mut conn, &frame[108..]);
     assert_eq!(result, Ok(frame.len() - 108));
-    assert_eq!(messages, [Message::Binary(vec![7; 1000])]);
+    assert_eq!(messages, [WsMessage::Binary(vec![7; 1000])]);
 }
 
 #[test]
@@ -298,9 +298,9 @@ fn control_frames_may_interleave_with_fragments() {
     assert_eq!(
         messages,
         [
-            Message::Pong(vec![]),
-            Message::Ping(b"p".to_vec()),
-            Message::Binary(b"abcdef".to_vec())
+            WsMessage::Pong(vec![]),
+            WsMessage::Ping(b"p".to_vec()),
+            WsMessage::Binary(b"abcdef".to_vec())
         ]
     );
 }
@@ -312,7 +312,7 @@ fn fragments_of_zero_length_are_fine() {
     stream.extend(masked(true, Opcode::Continuation, b""));
     let (messages, result) = feed_bytewise(&mut server(), &stream);
     result.unwrap();
-    assert_eq!(messages, [Message::Text(String::new())]);
+    assert_eq!(messages, [WsMessage::Text(String::new())]);
 }
 
 // ---- control frame rules ------------------------------------------------
@@ -327,7 +327,7 @@ fn a_control_frame_over_125_bytes_fails() {
     let mut conn = server();
     let (messages, result) = feed(&mut conn, &masked(true, Opcode::Ping, &[b'a'; 125]));
     result.unwrap();
-    assert_eq!(messages, [Message::Ping(vec![b'a'; 125])]);
+    assert_eq!(messages, [WsMessage::Ping(vec![b'a'; 125])]);
 }
 
 #[test]
@@ -393,7 +393,7 @@ fn a_character_split_across_fragments_is_fine() {
     stream.extend(masked(true, Opcode::Continuation, &euro[2..]));
     let (messages, result) = feed(&mut server(), &stream);
     assert_eq!(result, Ok(stream.len()));
-    assert_eq!(messages, [Message::Text("€".into())]);
+    assert_eq!(messages, [WsMessage::Text("€".into())]);
 }
 
 #[test]
@@ -407,7 +407,7 @@ fn a_message_ending_mid_character_fails() {
 fn binary_messages_are_not_checked_for_utf8() {
     let (messages, result) = feed(&mut server(), &masked(true, Opcode::Binary, &[0xff, 0xfe]));
     result.unwrap();
-    assert_eq!(messages, [Message::Binary(vec![0xff, 0xfe])]);
+    assert_eq!(messages, [WsMessage::Binary(vec![0xff, 0xfe])]);
 }
 
 // ---- size limits -------------------------------------------------------------
@@ -465,7 +465,7 @@ fn every_valid_close_code_is_echoed() {
         let payload = close::close_payload(code, "reason");
         let (messages, result) = feed(&mut conn, &masked(true, Opcode::Close, &payload));
         result.unwrap();
-        assert_eq!(messages, [Message::Close(code, "reason".into())]);
+        assert_eq!(messages, [WsMessage::Close(code, "reason".into())]);
         assert_eq!(sent_frames(conn.output()), [close_frame(code)]);
         assert_eq!(conn.state(), State::ClosingByPeer);
         assert!(conn.should_close_transport());
@@ -492,7 +492,7 @@ fn an_empty_close_is_answered_with_an_empty_close() {
     let mut conn = server();
     let (messages, result) = feed(&mut conn, &masked(true, Opcode::Close, b""));
     result.unwrap();
-    assert_eq!(messages, [Message::Close(code::NO_STATUS, String::new())]);
+    assert_eq!(messages, [WsMessage::Close(code::NO_STATUS, String::new())]);
     assert_eq!(sent_frames(conn.output()), [(Opcode::Close, true, vec![])]);
 }
 
@@ -523,9 +523,9 @@ fn closing_by_us_then_the_peer_answers() {
         [(Opcode::Close, true, close::close_payload(1000, "done"))]
     );
     // Nothing more may be sent.
-    assert_eq!(conn.send_text("late"), Err(SendError::NotOpen));
-    assert_eq!(conn.send_ping(b""), Err(SendError::NotOpen));
-    assert_eq!(conn.close(1000, ""), Err(SendError::NotOpen));
+    assert_eq!(conn.send_text("late"), Err(WsSendError::NotOpen));
+    assert_eq!(conn.send_ping(b""), Err(WsSendError::NotOpen));
+    assert_eq!(conn.close(1000, ""), Err(WsSendError::NotOpen));
     // The peer's data still arrives; its pings are not answered any more.
     let mut stream = masked(true, Opcode::Text, b"in flight");
     stream.extend(masked(true, Opcode::Ping, b"p"));
@@ -538,13 +538,13 @@ fn closing_by_us_then_the_peer_answers() {
     assert_eq!(
         messages,
         [
-            Message::Text("in flight".into()),
-            Message::Ping(b"p".to_vec())
+            WsMessage::Text("in flight".into()),
+            WsMessage::Ping(b"p".to_vec())
         ]
     );
     let (messages, result) = feed(&mut conn, &stream[before_close..]);
     assert_eq!(result, Ok(stream.len() - before_close));
-    assert_eq!(messages, [Message::Close(1000, String::new())]);
+    assert_eq!(messages, [WsMessage::Close(1000, String::new())]);
     assert!(conn.output().is_empty(), "no pong and no second close");
     assert_eq!(conn.state(), State::Closed);
     assert!(conn.should_close_transport());
@@ -560,10 +560,10 @@ fn data_after_the_peers_close_is_ignored() {
     stream.extend(unmasked(true, Opcode::Text, b"even broken frames"));
     let (messages, result) = feed(&mut conn, &stream);
     assert_eq!(result, Ok(stream.len()));
-    assert_eq!(messages, [Message::Close(1001, String::new())]);
+    assert_eq!(messages, [WsMessage::Close(1001, String::new())]);
     assert_eq!(conn.state(), State::ClosingByPeer);
     assert_eq!(sent_frames(conn.output()), [close_frame(1001)]);
-    assert_eq!(conn.send_text("late"), Err(SendError::NotOpen));
+    assert_eq!(conn.send_text("late"), Err(WsSendError::NotOpen));
 }
 
 #[test]
@@ -577,7 +577,7 @@ fn after_a_failure_nothing_more_is_sent_or_delivered() {
     assert_eq!(result, Ok(7), "consumed and dropped");
     assert!(messages.is_empty());
     assert!(conn.output().is_empty());
-    assert_eq!(conn.send_binary(b"x"), Err(SendError::NotOpen));
+    assert_eq!(conn.send_binary(b"x"), Err(WsSendError::NotOpen));
     assert!(!conn.transport_closed(), "a failure is not a clean close");
 }
 
@@ -604,12 +604,15 @@ fn eof_without_a_close_is_not_clean() {
 #[test]
 fn sending_checks_its_arguments() {
     let mut conn = server();
-    assert_eq!(conn.send_ping(&[0; 126]), Err(SendError::ControlTooLong));
-    assert_eq!(conn.send_pong(&[0; 126]), Err(SendError::ControlTooLong));
-    assert_eq!(conn.close(1005, ""), Err(SendError::InvalidCloseCode(1005)));
+    assert_eq!(conn.send_ping(&[0; 126]), Err(WsSendError::ControlTooLong));
+    assert_eq!(conn.send_pong(&[0; 126]), Err(WsSendError::ControlTooLong));
+    assert_eq!(
+        conn.close(1005, ""),
+        Err(WsSendError::InvalidCloseCode(1005))
+    );
     assert_eq!(
         conn.close(1000, &"x".repeat(124)),
-        Err(SendError::ReasonTooLong)
+        Err(WsSendError::ReasonTooLong)
     );
     assert!(conn.output().is_empty(), "nothing queued by a refused send");
     assert_eq!(conn.state(), State::Open);
@@ -649,12 +652,12 @@ fn a_message_and_a_close_in_one_read_are_handed_over_in_two_steps() {
     stream.extend(masked(true, Opcode::Close, &close::close_payload(1000, "")));
     let (messages, result) = feed(&mut conn, &stream);
     assert_eq!(result, Ok(close_at));
-    assert_eq!(messages, [Message::Text("Hello".into())]);
+    assert_eq!(messages, [WsMessage::Text("Hello".into())]);
     // The application can still answer before the close is processed.
     conn.send_text("Hello").unwrap();
     let (messages, result) = feed(&mut conn, &stream[close_at..]);
     assert_eq!(result, Ok(stream.len() - close_at));
-    assert_eq!(messages, [Message::Close(1000, String::new())]);
+    assert_eq!(messages, [WsMessage::Close(1000, String::new())]);
     let frames = sent_frames(&conn.take_output());
     assert_eq!(frames[0].0, Opcode::Text, "the echo leaves first");
     assert_eq!(frames[1].0, Opcode::Close);

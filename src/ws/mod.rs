@@ -29,7 +29,7 @@
 //!
 //! ```no_run
 //! use netladder::driver::threads;
-//! use netladder::ws::{Broadcast, HttpResponse, Message, MemberId, Outgoing};
+//! use netladder::ws::{Broadcast, HttpResponse, WsMessage, MemberId, Outgoing};
 //! use netladder::ws::{ServerConfig, WsContext, WsHandler, WsServerProtocol};
 //! use std::sync::Arc;
 //!
@@ -42,8 +42,8 @@
 //!     fn on_open(&mut self, ws: &mut WsContext<'_>) {
 //!         self.me = Some(self.room.join(ws.mailbox().clone()));
 //!     }
-//!     fn on_message(&mut self, message: Message, _ws: &mut WsContext<'_>) {
-//!         if let Message::Text(text) = message {
+//!     fn on_message(&mut self, message: WsMessage, _ws: &mut WsContext<'_>) {
+//!         if let WsMessage::Text(text) = message {
 //!             self.room.send_all(&Outgoing::Text(text.into()));
 //!         }
 //!     }
@@ -99,6 +99,6 @@ pub mod utf8;
 
 pub use broadcast::{Broadcast, MemberId};
 pub use close::code;
-pub use connection::{Config, Message, ProtocolError, Role, SendError, State, WsConnection};
+pub use connection::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
 pub use protocol::{HandshakeInfo, Outgoing, WsContext, WsHandler, WsProtocol};
 pub use server::{HttpFallback, HttpRequest, HttpResponse, ServerConfig, WsServerProtocol};

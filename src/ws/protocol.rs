@@ -7,7 +7,7 @@
 //! peer, which is all a chat broadcast needs (see [`super::broadcast`]).
 
 use super::close::code;
-use super::connection::{Config, Message, Role, SendError, State, WsConnection};
+use super::connection::{Config, Role, State, WsConnection, WsMessage, WsSendError};
 use crate::driver::{Ctx, Mailbox, Protocol};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,22 +50,22 @@ pub struct WsContext<'a> {
 
 impl WsContext<'_> {
     /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+    pub fn send_text(&mut self, text: &str) -> Result<(), WsSendError> {
         self.conn.send_text(text)
     }
 
     /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), WsSendError> {
         self.conn.send_binary(data)
     }
 
     /// Sends a ping (at most 125 bytes).
-    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), WsSendError> {
         self.conn.send_ping(payload)
     }
 
     /// Sends an [`Outgoing`] message.
-    pub fn send(&mut self, message: &Outgoing) -> Result<(), SendError> {
+    pub fn send(&mut self, message: &Outgoing) -> Result<(), WsSendError> {
         match message {
             Outgoing::Text(text) => self.conn.send_text(text),
             Outgoing::Binary(data) => self.conn.send_binary(data),
@@ -75,7 +75,7 @@ impl WsContext<'_> {
     }
 
     /// Starts the close handshake.
-    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), SendError> {
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), WsSendError> {
         self.conn.close(code, reason)
     }
 
@@ -118,7 +118,7 @@ pub trait WsHandler: Send + 'static {
 
     /// A message from the peer: text, binary, or a ping or pong (pings are
     /// already answered). Close frames go to [`WsHandler::on_close`].
-    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>);
+    fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>);
 
     /// A message from this connection's mailbox. The default sends it.
     fn on_outgoing(&mut self, message: Outgoing, ws: &mut WsContext<'_>) {
@@ -145,7 +145,7 @@ pub struct WsProtocol<H> {
     close_timer_set: bool,
     /// Reused between reads so that a busy connection does not allocate a
     /// new vector for every batch of messages.
-    messages: Vec<Message>,
+    messages: Vec<WsMessage>,
 }
 
 impl<H: WsHandler> WsProtocol<H> {
@@ -217,7 +217,7 @@ impl<H: WsHandler> WsProtocol<H> {
 }
 
 impl<H: WsHandler> Protocol for WsProtocol<H> {
-    type Message = Outgoing;
+    type Mail = Outgoing;
 
     fn on_open(&mut self, mailbox: Mailbox<Outgoing>, ctx: &mut Ctx) {
         self.mailbox = Some(mailbox);
@@ -234,7 +234,7 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
             // Deliver what arrived before any error: it was valid.
             for message in messages.drain(..) {
                 match message {
-                    Message::Close(code, reason) => self.report_close(code, &reason),
+                    WsMessage::Close(code, reason) => self.report_close(code, &reason),
                     message => {
                         self.with_handler(ctx, |handler, ws| handler.on_message(message, ws))
                     }

@@ -22,12 +22,12 @@ impl WsHandler for Recorder {
             .push(format!("open {}", ws.info().path));
     }
 
-    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>) {
+    fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>) {
         self.log.lock().unwrap().push(format!("{message:?}"));
         match message {
-            Message::Text(text) if text == "close" => ws.close(4000, "asked").unwrap(),
-            Message::Text(text) => ws.send_text(&text).unwrap(),
-            Message::Binary(data) => ws.send_binary(&data).unwrap(),
+            WsMessage::Text(text) if text == "close" => ws.close(4000, "asked").unwrap(),
+            WsMessage::Text(text) => ws.send_text(&text).unwrap(),
+            WsMessage::Binary(data) => ws.send_binary(&data).unwrap(),
             _ => {}
         }
     }

@@ -18,7 +18,7 @@ use super::connection::{Config, Role};
 use super::handshake::server::{
     HandshakePolicy, Rejection, is_websocket_upgrade, validate_upgrade,
 };
-use super::handshake::{Headers, render_response};
+use super::handshake::{HeaderSlice, render_response};
 use super::protocol::{HandshakeInfo, Outgoing, WsHandler, WsProtocol};
 use crate::driver::{Ctx, Mailbox, Protocol};
 use std::fmt;
@@ -33,7 +33,7 @@ pub struct HttpRequest<'a> {
     /// The request target, such as `/` or `/app.js?v=2`.
     pub path: &'a str,
     /// The request headers.
-    pub headers: &'a Headers<'a>,
+    pub headers: &'a HeaderSlice<'a>,
 }
 
 /// The fallback's answer. The connection closes after it.
@@ -243,7 +243,7 @@ impl<H: WsHandler> WsServerProtocol<H> {
     // ANCHOR_END: handshake
 
     /// The answer to a request that does not ask for a WebSocket.
-    fn plain_http(&self, method: &str, path: &str, headers: &Headers<'_>) -> Vec<u8> {
+    fn plain_http(&self, method: &str, path: &str, headers: &HeaderSlice<'_>) -> Vec<u8> {
         match (&self.config.http, method) {
             (Some(fallback), "GET" | "HEAD") => {
                 let response = fallback(&HttpRequest {
@@ -270,7 +270,7 @@ impl<H: WsHandler> WsServerProtocol<H> {
 }
 
 impl<H: WsHandler> Protocol for WsServerProtocol<H> {
-    type Message = Outgoing;
+    type Mail = Outgoing;
 
     fn on_open(&mut self, mailbox: Mailbox<Outgoing>, ctx: &mut Ctx) {
         self.mailbox = Some(mailbox);

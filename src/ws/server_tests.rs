@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::driver::{Close, Deliver, SendError as MailboxError, TimerRequest};
-use crate::ws::connection::{Message, WsConnection};
+use crate::ws::connection::{WsConnection, WsMessage};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::handshake::client::ClientHandshake;
 use crate::ws::{Broadcast, MemberId, WsContext};
@@ -14,10 +14,10 @@ use std::time::Instant;
 struct EchoHandler;
 
 impl WsHandler for EchoHandler {
-    fn on_message(&mut self, message: Message, ws: &mut WsContext<'_>) {
+    fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>) {
         let _ = match message {
-            Message::Text(text) => ws.send_text(&text),
-            Message::Binary(data) => ws.send_binary(&data),
+            WsMessage::Text(text) => ws.send_text(&text),
+            WsMessage::Binary(data) => ws.send_binary(&data),
             _ => Ok(()),
         };
     }
@@ -246,7 +246,12 @@ mod loopback {
             let mut buffered = Vec::new();
             let mut chunk = [0; 4096];
             let head_len = loop {
-                if let Some((len, _)) = hs.read_response(&buffered).unwrap() {
+                let mut storage = [httparse::EMPTY_HEADER; 32];
+                let mut response = httparse::Response::new(&mut storage);
+                if let httparse::Status::Complete(len) = response.parse(&buffered).unwrap() {
+                    let headers: Vec<(&str, &[u8])> =
+                        response.headers.iter().map(|h| (h.name, h.value)).collect();
+                    hs.check_response(response.code.unwrap(), &headers).unwrap();
                     break len;
                 }
                 let n = stream.read(&mut chunk).unwrap();
@@ -272,7 +277,7 @@ mod loopback {
         }
 
         /// The next message, or `None` at EOF.
-        fn next(&mut self) -> Option<Message> {
+        fn next(&mut self) -> Option<WsMessage> {
             let mut messages = Vec::new();
             let mut chunk = [0; 4096];
             loop {
@@ -310,13 +315,13 @@ mod loopback {
         let addr = start(|| EchoHandler);
         let mut client = Client::connect(addr);
         client.send_text("hello");
-        assert_eq!(client.next(), Some(Message::Text("hello".into())));
+        assert_eq!(client.next(), Some(WsMessage::Text("hello".into())));
         let big = "x".repeat(200_000);
         client.send_text(&big);
-        assert_eq!(client.next(), Some(Message::Text(big)));
+        assert_eq!(client.next(), Some(WsMessage::Text(big)));
         client.conn.close(1000, "bye").unwrap();
         client.flush();
-        assert_eq!(client.next(), Some(Message::Close(1000, String::new())));
+        assert_eq!(client.next(), Some(WsMessage::Close(1000, String::new())));
         // The server closes TCP once the handshake is done.
         assert_eq!(client.next(), None);
     }
@@ -349,8 +354,8 @@ mod loopback {
             let _ = ws.send_text("welcome");
         }
 
-        fn on_message(&mut self, message: Message, _ws: &mut WsContext<'_>) {
-            if let Message::Text(text) = message {
+        fn on_message(&mut self, message: WsMessage, _ws: &mut WsContext<'_>) {
+            if let WsMessage::Text(text) = message {
                 self.room.send_all(&Outgoing::Text(text.into()));
             }
         }
@@ -372,14 +377,14 @@ mod loopback {
         });
         let mut alice = Client::connect(addr);
         let mut bob = Client::connect(addr);
-        assert_eq!(alice.next(), Some(Message::Text("welcome".into())));
-        assert_eq!(bob.next(), Some(Message::Text("welcome".into())));
+        assert_eq!(alice.next(), Some(WsMessage::Text("welcome".into())));
+        assert_eq!(bob.next(), Some(WsMessage::Text("welcome".into())));
         alice.send_text("hi all");
-        assert_eq!(alice.next(), Some(Message::Text("hi all".into())));
-        assert_eq!(bob.next(), Some(Message::Text("hi all".into())));
+        assert_eq!(alice.next(), Some(WsMessage::Text("hi all".into())));
+        assert_eq!(bob.next(), Some(WsMessage::Text("hi all".into())));
         bob.conn.close(1001, "").unwrap();
         bob.flush();
-        assert_eq!(bob.next(), Some(Message::Close(1001, String::new())));
+        assert_eq!(bob.next(), Some(WsMessage::Close(1001, String::new())));
         let deadline = Instant::now() + Duration::from_secs(10);
         while room.len() != 1 {
             assert!(Instant::now() < deadline, "bob never left the room");

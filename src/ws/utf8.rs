@@ -6,60 +6,71 @@
 //! endpoint to fail the connection as soon as it sees invalid UTF-8, and
 //! Autobahn's cases 6.4.x check that we do (they send a bad byte, then wait).
 //!
-//! The trick: [`std::str::from_utf8`] already tells the two cases apart. Its
-//! [`Utf8Error::error_len`](std::str::Utf8Error::error_len) is `Some(n)` when
-//! the bytes are wrong whatever follows, and `None` when the input merely
-//! stops in the middle of a character that could still be completed. So we
-//! validate only the new bytes (plus the at most 3 bytes of an unfinished
-//! character before them) and remember how far the text is known to be good.
+//! The trick: [`str::utf8_chunks`] walks bytes once, handing out each run of
+//! valid text as a `&str` and each run of bad bytes. A bad run at the very
+//! end may only be a character that has not finished arriving; anything else
+//! is wrong whatever follows. So the text grows in a `String` as it is
+//! checked, every byte is checked once, and the finished message needs no
+//! second pass through `String::from_utf8`.
 
 /// The text so far contains bytes that are not UTF-8 whatever comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidUtf8;
 
 // ANCHOR: utf8
-/// Remembers how much of a growing buffer is known to be valid UTF-8.
-///
-/// Feed it the *whole* buffer after each append; it looks only at what it has
-/// not checked yet, so validating a message costs O(its length) however it is
-/// split.
+/// A text message being received: the part known to be valid, as a `String`.
 #[derive(Debug, Default, Clone)]
-pub struct Utf8Validator {
-    /// `buf[..checked]` is complete, valid UTF-8.
-    checked: usize,
+pub struct Utf8Text {
+    text: String,
 }
 
-impl Utf8Validator {
-    /// A validator for an empty buffer.
-    pub fn new() -> Utf8Validator {
-        Utf8Validator::default()
+impl Utf8Text {
+    /// An empty message.
+    pub fn new() -> Utf8Text {
+        Utf8Text::default()
     }
 
-    /// Checks the bytes appended to `buf` since the last call. Fails at once
-    /// on a sequence no continuation could fix; an unfinished character at
-    /// the end is fine for now.
-    pub fn feed(&mut self, buf: &[u8]) -> Result<(), InvalidUtf8> {
-        let unchecked = buf.get(self.checked..).ok_or(InvalidUtf8)?;
-        match std::str::from_utf8(unchecked) {
-            Ok(_) => {
-                self.checked = buf.len();
-                Ok(())
+    /// Bytes of text so far (not counting an unfinished character).
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether no text has been taken yet.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Takes the new bytes in `pending` (whatever was left last time, then
+    /// what arrived since): every complete character moves into the text,
+    /// and at most 3 bytes of an unfinished last character stay in
+    /// `pending`. Fails at once on a sequence that no continuation could fix.
+    pub fn feed(&mut self, pending: &mut Vec<u8>) -> Result<(), InvalidUtf8> {
+        let mut taken = 0;
+        for chunk in pending.utf8_chunks() {
+            self.text.push_str(chunk.valid());
+            taken += chunk.valid().len();
+            let bad = chunk.invalid();
+            if bad.is_empty() {
+                continue;
             }
-            // `None`: the input ended inside a character that may still
-            // complete. Keep those bytes unchecked and look again next time.
-            Err(err) if err.error_len().is_none() => {
-                self.checked += err.valid_up_to();
-                Ok(())
+            // Bad bytes are fine only at the very end, and only if they are
+            // the start of a character that may still complete: then
+            // `from_utf8` reports no error length (at most 3 bytes to check).
+            let at_end = taken + bad.len() == pending.len();
+            let unfinished = std::str::from_utf8(bad).is_err_and(|e| e.error_len().is_none());
+            if !(at_end && unfinished) {
+                return Err(InvalidUtf8);
             }
-            Err(_) => Err(InvalidUtf8),
         }
+        pending.drain(..taken);
+        Ok(())
     }
 
-    /// The message is complete: `buf` must end on a character boundary too.
-    pub fn finish(&mut self, buf: &[u8]) -> Result<(), InvalidUtf8> {
-        self.feed(buf)?;
-        if self.checked == buf.len() {
-            Ok(())
+    /// The message is complete: nothing may be left unfinished.
+    pub fn finish(mut self, pending: &mut Vec<u8>) -> Result<String, InvalidUtf8> {
+        self.feed(pending)?;
+        if pending.is_empty() {
+            Ok(self.text)
         } else {
             Err(InvalidUtf8)
         }
@@ -72,32 +83,33 @@ mod tests {
     use super::*;
 
     /// Feeds `bytes` one at a time; returns the index of the byte at which
-    /// validation failed, if it did.
-    fn first_failure(bytes: &[u8]) -> Option<usize> {
-        let mut v = Utf8Validator::new();
-        for end in 1..=bytes.len() {
-            if v.feed(&bytes[..end]).is_err() {
-                return Some(end - 1);
-            }
+    /// validation failed, if it did, and else the finished text.
+    fn bytewise(bytes: &[u8]) -> Result<String, usize> {
+        let mut text = Utf8Text::new();
+        let mut pending = Vec::new();
+        for (i, byte) in bytes.iter().enumerate() {
+            pending.push(*byte);
+            text.feed(&mut pending).map_err(|_| i)?;
+            assert!(pending.len() <= 3, "at most one unfinished character waits");
         }
-        None
+        text.finish(&mut pending).map_err(|_| bytes.len())
     }
 
     #[test]
     fn valid_text_split_at_every_byte_passes() {
         let text = "κόσμε: ascii, é, €, 𝄞 and more";
-        assert_eq!(first_failure(text.as_bytes()), None);
-        let mut v = Utf8Validator::new();
-        assert_eq!(v.finish(text.as_bytes()), Ok(()));
+        assert_eq!(bytewise(text.as_bytes()), Ok(text.to_string()));
     }
 
     #[test]
     fn every_split_point_of_valid_text_passes() {
         let bytes = "a€𝄞é".as_bytes();
         for split in 0..=bytes.len() {
-            let mut v = Utf8Validator::new();
-            assert_eq!(v.feed(&bytes[..split]), Ok(()), "split at {split}");
-            assert_eq!(v.finish(bytes), Ok(()), "split at {split}");
+            let mut text = Utf8Text::new();
+            let mut pending = bytes[..split].to_vec();
+            assert_eq!(text.feed(&mut pending), Ok(()), "split at {split}");
+            pending.extend_from_slice(&bytes[split..]);
+            assert_eq!(text.finish(&mut pending).as_deref(), Ok("a€𝄞é"));
         }
     }
 
@@ -110,31 +122,35 @@ mod tests {
         let bad = bytes.len() + 1;
         bytes.extend_from_slice(&[0xed, 0xa0, 0x80]);
         bytes.extend_from_slice(b"edited");
-        assert_eq!(first_failure(&bytes), Some(bad));
+        assert_eq!(bytewise(&bytes), Err(bad));
+    }
+
+    #[test]
+    fn a_bad_byte_in_the_middle_of_one_piece_fails() {
+        let mut pending = b"ok\xffok".to_vec();
+        assert_eq!(Utf8Text::new().feed(&mut pending), Err(InvalidUtf8));
     }
 
     #[test]
     fn code_points_above_u10ffff_fail_at_the_second_byte() {
-        assert_eq!(first_failure(&[b'a', 0xf4, 0x90, 0x80, 0x80]), Some(2));
+        assert_eq!(bytewise(&[b'a', 0xf4, 0x90, 0x80, 0x80]), Err(2));
     }
 
     #[test]
     fn bytes_that_never_start_a_character_fail_at_once() {
         for byte in [0x80, 0xbf, 0xc0, 0xc1, 0xf5, 0xff] {
-            assert_eq!(first_failure(&[b'x', byte]), Some(1), "{byte:#x}");
+            assert_eq!(bytewise(&[b'x', byte]), Err(1), "{byte:#x}");
         }
     }
 
     #[test]
     fn an_unfinished_character_at_the_end_fails_only_at_finish() {
         let bytes = [b'a', 0xe2, 0x82]; // the first two bytes of '€'
-        let mut v = Utf8Validator::new();
-        assert_eq!(v.feed(&bytes), Ok(()));
-        assert_eq!(v.finish(&bytes), Err(InvalidUtf8));
+        assert_eq!(bytewise(&bytes), Err(3));
     }
 
     #[test]
     fn empty_text_is_valid() {
-        assert_eq!(Utf8Validator::new().finish(b""), Ok(()));
+        assert_eq!(Utf8Text::new().finish(&mut Vec::new()), Ok(String::new()));
     }
 }

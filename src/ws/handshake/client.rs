@@ -1,13 +1,10 @@
 //! The client's half of the handshake: render the upgrade request, then
 //! check that the server's answer really is a WebSocket accepting *our* key.
 
-use super::{Headers, accept_key, has_token, header_values, is_token, single_value};
+use super::{HeaderSlice, accept_key, has_token, header_values, is_token, single_value};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
-
-/// The most headers [`ClientHandshake::read_response`] parses.
-const MAX_RESPONSE_HEADERS: usize = 32;
 
 /// Why a handshake could not start or did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +133,7 @@ impl ClientHandshake {
     pub fn check_response(
         &self,
         status: u16,
-        headers: &Headers<'_>,
+        headers: &HeaderSlice<'_>,
     ) -> Result<Option<String>, HandshakeError> {
         if status != 101 {
             return Err(HandshakeError::Status(status));
@@ -172,27 +169,6 @@ impl ClientHandshake {
         }
     }
     // ANCHOR_END: check_response
-
-    /// Parses and checks the response at the start of `buf`: `Ok(None)`
-    /// while its head is incomplete, else the head's length (the WebSocket
-    /// frames start right after it) and the chosen subprotocol.
-    pub fn read_response(
-        &self,
-        buf: &[u8],
-    ) -> Result<Option<(usize, Option<String>)>, HandshakeError> {
-        let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-        let mut response = httparse::Response::new(&mut storage);
-        let head_len = match response.parse(buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(HandshakeError::Malformed),
-        };
-        let status = response.code.ok_or(HandshakeError::Malformed)?;
-        let headers: Vec<(&str, &[u8])> =
-            response.headers.iter().map(|h| (h.name, h.value)).collect();
-        let subprotocol = self.check_response(status, &headers)?;
-        Ok(Some((head_len, subprotocol)))
-    }
 }
 
 #[cfg(test)]
@@ -341,28 +317,6 @@ mod tests {
     }
 
     #[test]
-    fn read_response_waits_for_the_whole_head_and_reports_its_length() {
-        let hs = handshake(&[]);
-        let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                          Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-            .to_vec();
-        let head = bytes.len();
-        bytes.extend_from_slice(&[0x81, 0x00]); // a first frame right behind
-        for end in 0..head {
-            assert_eq!(hs.read_response(&bytes[..end]), Ok(None), "prefix {end}");
-        }
-        assert_eq!(hs.read_response(&bytes), Ok(Some((head, None))));
-        assert_eq!(
-            hs.read_response(b"HTTP/1.1 nope\r\n\r\n"),
-            Err(HandshakeError::Malformed)
-        );
-        assert_eq!(
-            hs.read_response(b"HTTP/1.1 403 Forbidden\r\n\r\n"),
-            Err(HandshakeError::Status(403))
-        );
-    }
-
-    #[test]
     fn our_client_and_our_server_agree() {
         let hs = ClientHandshake::new("localhost:9000", "/", &["v2", "v1"], None).unwrap();
         let mut storage = [httparse::EMPTY_HEADER; 16];
@@ -375,10 +329,15 @@ mod tests {
             ..HandshakePolicy::default()
         };
         let accepted = validate_upgrade("GET", 1, &headers, &policy).unwrap();
-        let response = accepted.response_bytes();
+        let bytes = accepted.response_bytes();
+        let mut storage = [httparse::EMPTY_HEADER; 16];
+        let mut response = httparse::Response::new(&mut storage);
+        assert!(response.parse(&bytes).unwrap().is_complete());
+        let headers: Vec<(&str, &[u8])> =
+            response.headers.iter().map(|h| (h.name, h.value)).collect();
         assert_eq!(
-            hs.read_response(&response),
-            Ok(Some((response.len(), Some("v1".into()))))
+            hs.check_response(response.code.unwrap(), &headers),
+            Ok(Some("v1".into()))
         );
     }
 }

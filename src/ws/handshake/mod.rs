@@ -15,7 +15,7 @@ use sha1::{Digest, Sha1};
 
 /// Request or response headers: names (any case) and raw values, in order.
 /// A header may appear several times.
-pub type Headers<'a> = [(&'a str, &'a [u8])];
+pub type HeaderSlice<'a> = [(&'a str, &'a [u8])];
 
 /// The constant every server appends to the client's key (RFC 6455 §1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -37,7 +37,10 @@ pub fn accept_key(key: &str) -> String {
 // ANCHOR_END: accept_key
 
 /// Every value of the header `name` (matched without regard to case).
-pub fn header_values<'h>(headers: &'h Headers<'h>, name: &str) -> impl Iterator<Item = &'h [u8]> {
+pub fn header_values<'h>(
+    headers: &'h HeaderSlice<'h>,
+    name: &str,
+) -> impl Iterator<Item = &'h [u8]> {
     headers
         .iter()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -47,7 +50,10 @@ pub fn header_values<'h>(headers: &'h Headers<'h>, name: &str) -> impl Iterator<
 /// The comma-separated elements of every `name` header, trimmed, empty ones
 /// skipped: `Connection: keep-alive, Upgrade` and two `Connection` headers
 /// mean the same thing (RFC 9110 §5.3).
-pub fn header_tokens<'h>(headers: &'h Headers<'h>, name: &str) -> impl Iterator<Item = &'h [u8]> {
+pub fn header_tokens<'h>(
+    headers: &'h HeaderSlice<'h>,
+    name: &str,
+) -> impl Iterator<Item = &'h [u8]> {
     header_values(headers, name)
         .flat_map(|value| value.split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
@@ -55,7 +61,7 @@ pub fn header_tokens<'h>(headers: &'h Headers<'h>, name: &str) -> impl Iterator<
 }
 
 /// Does some `name` header list `token` (case-insensitive)?
-pub fn has_token(headers: &Headers<'_>, name: &str, token: &str) -> bool {
+pub fn has_token(headers: &HeaderSlice<'_>, name: &str, token: &str) -> bool {
     header_tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
 }
 
@@ -66,7 +72,7 @@ pub struct Repeated;
 /// The one value of a header that must not repeat, trimmed: `Ok(None)` when
 /// absent.
 pub fn single_value<'h>(
-    headers: &'h Headers<'h>,
+    headers: &'h HeaderSlice<'h>,
     name: &str,
 ) -> Result<Option<&'h [u8]>, Repeated> {
     let mut values = header_values(headers, name);
@@ -124,7 +130,7 @@ mod tests {
 
     #[test]
     fn tokens_span_comma_lists_and_repeated_headers() {
-        let headers: &Headers = &[
+        let headers: &HeaderSlice = &[
             ("connection", b"keep-alive, "),
             ("Host", b"x"),
             ("CONNECTION", b" ,Upgrade"),
@@ -138,7 +144,7 @@ mod tests {
 
     #[test]
     fn single_values_refuse_repeats() {
-        let headers: &Headers = &[("A", b" one "), ("B", b"x"), ("b", b"y")];
+        let headers: &HeaderSlice = &[("A", b" one "), ("B", b"x"), ("b", b"y")];
         assert_eq!(single_value(headers, "a"), Ok(Some(&b"one"[..])));
         assert_eq!(single_value(headers, "b"), Err(Repeated));
         assert_eq!(single_value(headers, "c"), Ok(None));

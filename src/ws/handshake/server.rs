@@ -1,7 +1,7 @@
 //! The server's half of the handshake: is this request a valid WebSocket
 //! upgrade, and what do we answer?
 
-use super::{Headers, accept_key, has_token, header_tokens, render_response, single_value};
+use super::{HeaderSlice, accept_key, has_token, header_tokens, render_response, single_value};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
@@ -174,7 +174,7 @@ impl std::error::Error for Rejection {}
 /// Does the request ask for a WebSocket at all (an `Upgrade: websocket`
 /// header)? A server that also serves plain HTTP on the same port uses this
 /// to choose.
-pub fn is_websocket_upgrade(headers: &Headers<'_>) -> bool {
+pub fn is_websocket_upgrade(headers: &HeaderSlice<'_>) -> bool {
     has_token(headers, "Upgrade", "websocket")
 }
 
@@ -184,7 +184,7 @@ pub fn is_websocket_upgrade(headers: &Headers<'_>) -> bool {
 pub fn validate_upgrade(
     method: &str,
     version_minor: u8,
-    headers: &Headers<'_>,
+    headers: &HeaderSlice<'_>,
     policy: &HandshakePolicy,
 ) -> Result<Accepted, Rejection> {
     if method != "GET" {
