@@ -1,0 +1,54 @@
+//! Engine.IO v4, sans-IO: the layer under Socket.IO.
+//!
+//! A WebSocket is one TCP connection; when it breaks, it is gone. An
+//! Engine.IO **session** is a longer-lived thing: it has an id (`sid`) and
+//! outlives any single connection. It starts on HTTP long-polling, where
+//! every exchange is a separate request (a GET held open until the server
+//! has something to say, a POST for each batch the client sends), possibly
+//! each on a different TCP connection. When it can, it moves to a
+//! WebSocket, and the move (the *upgrade*) must lose and reorder nothing.
+//! Heartbeats (the server pings, the client pongs) tell a live session from
+//! a dead one, since no single connection can.
+//!
+//! So the session state lives apart from any connection, and connections
+//! only *visit* it:
+//!
+//! - [`packet`]: the seven packet types, and their two wire forms (one per
+//!   WebSocket frame; joined by `0x1e` in a polling body).
+//! - [`error`]: the error codes, answered as HTTP 400 with a JSON body.
+//! - [`handshake`]: reading a request (handshake, poll, post, upgrade,
+//!   preflight), the open packet, session ids.
+//! - [`session`]: one server-side session: queue, transports, upgrade,
+//!   heartbeats, typed close reasons. It knows connections only by tokens
+//!   and hands out each batch of packets to exactly one of them.
+//! - [`client`]: the client's state machine: handshake, polling, upgrade,
+//!   pongs; it produces the HTTP requests and frames to send.
+//!
+//! None of it touches a socket or reads the clock: times come in as
+//! `Instant`s, and [`session::Session::poll_timeout`] says when to call
+//! [`session::Session::handle_timeout`] next (the style of `quinn-proto`).
+//!
+//! The server glue (next) is an HTTP-level protocol per TCP connection that
+//! looks each request's `sid` up in a registry shared by all connections,
+//! holds GETs, and hands a connection over to the WebSocket layer on an
+//! upgrade. The session is what makes that safe:
+//!
+//! ```text
+//!  conn A: GET  ?sid=X ──hold──▶ Session X ──Transmit::Poll{token}──▶ conn A answers
+//!  conn B: POST ?sid=X ─packets─▶    │  ▲
+//!  timer ──────────── handle_timeout ┘  └── send() from any thread
+//! ```
+
+pub mod client;
+pub mod error;
+pub mod handshake;
+pub mod packet;
+pub mod session;
+
+pub use error::ErrorCode;
+pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
+pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
+pub use session::{
+    CloseReason, Event, GetOutcome, GetToken, PostError, PostToken, SendError, Session,
+    SessionConfig, State, Transmit, TransportFault, WsToken,
+};
