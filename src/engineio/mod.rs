@@ -40,14 +40,18 @@
 //! ```
 
 pub mod client;
+pub mod cors;
 pub mod error;
 pub mod handshake;
 pub mod packet;
+pub mod registry;
 pub mod session;
 
+pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
 pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
+pub use registry::Registry;
 pub use session::{
     CloseReason, Event, GetOutcome, GetToken, PostError, PostToken, SendError, Session,
     SessionConfig, State, Transmit, TransportFault, WsToken,
