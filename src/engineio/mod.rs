@@ -45,6 +45,7 @@ pub mod error;
 pub mod handshake;
 pub mod packet;
 pub mod registry;
+pub mod server;
 pub mod session;
 
 pub use cors::{AllowedOrigins, Cors};
@@ -52,6 +53,7 @@ pub use error::ErrorCode;
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
 pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
 pub use registry::Registry;
+pub use server::{RequestView, Route, Server};
 pub use session::{
     CloseReason, Event, GetOutcome, GetToken, PostError, PostToken, SendError, Session,
     SessionConfig, State, Transmit, TransportFault, WsToken,
