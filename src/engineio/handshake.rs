@@ -193,7 +193,12 @@ pub enum EioRequest {
 /// request carries WebSocket upgrade headers (`Upgrade: websocket`).
 ///
 /// Whether the `sid` exists, and is on the right transport, is the session
-/// registry's question ([`super::session::Session::check_request`]).
+/// session's question: [`Session::on_get`], [`Session::begin_post`] and
+/// [`Session::begin_upgrade`] refuse the wrong transport with code 3.
+///
+/// [`Session::on_get`]: super::session::Session::on_get
+/// [`Session::begin_post`]: super::session::Session::begin_post
+/// [`Session::begin_upgrade`]: super::session::Session::begin_upgrade
 pub fn classify(
     method: Method,
     target: &str,
@@ -263,8 +268,10 @@ impl OpenInfo {
             self.max_payload,
         )
     }
-    // ANCHOR_END: open
+}
+// ANCHOR_END: open
 
+impl OpenInfo {
     /// Reads the JSON of an open packet (the client's side). `None` if a
     /// field is missing or of the wrong type; unknown upgrades are skipped.
     pub fn from_json(json: &str) -> Option<OpenInfo> {

@@ -21,6 +21,10 @@
 //! - [`session`]: one server-side session: queue, transports, upgrade,
 //!   heartbeats, typed close reasons. It knows connections only by tokens
 //!   and hands out each batch of packets to exactly one of them.
+//! - [`registry`]: every session of a server, by sid, with their timers.
+//! - [`server`]: the router: one call per request decides whether the
+//!   connection answers now, holds the request, or becomes a WebSocket.
+//! - [`cors`]: the CORS headers and the `OPTIONS` preflight.
 //! - [`client`]: the client's state machine: handshake, polling, upgrade,
 //!   pongs; it produces the HTTP requests and frames to send.
 //!
@@ -28,16 +32,29 @@
 //! `Instant`s, and [`session::Session::poll_timeout`] says when to call
 //! [`session::Session::handle_timeout`] next (the style of `quinn-proto`).
 //!
-//! The server glue (next) is an HTTP-level protocol per TCP connection that
-//! looks each request's `sid` up in a registry shared by all connections,
-//! holds GETs, and hands a connection over to the WebSocket layer on an
-//! upgrade. The session is what makes that safe:
+//! The server glue (next, on both drivers) is an HTTP-level protocol per
+//! TCP connection. Every connection shares one `Arc<Mutex<Server>>`; a
+//! request on the Engine.IO path goes through [`Server::route`]:
 //!
 //! ```text
-//!  conn A: GET  ?sid=X ──hold──▶ Session X ──Transmit::Poll{token}──▶ conn A answers
-//!  conn B: POST ?sid=X ─packets─▶    │  ▲
-//!  timer ──────────── handle_timeout ┘  └── send() from any thread
+//!  conn A: GET  ?sid=X ─route─▶ Route::Hold{token} ─── A holds its request
+//!  conn B: POST ?sid=X ─route─▶ Session X ◀── send() from any thread
+//!  timer ─ handle_timeout ────▶    │            (server-wide, next deadline
+//!                                  │             from Registry::poll_timeout)
+//!            poll_transmit() ──────┴─▶ Transmit::Poll{token} ──▶ A answers
 //! ```
+//!
+//! After every call that touches a session, the glue drains
+//! [`Session::poll_transmit`] under the lock and delivers each transmit to
+//! the connection holding its token (a held request's `Responder`, a
+//! WebSocket's mailbox). A delivery that fails gives the transmit back
+//! ([`Session::give_back`]): nothing is lost or sent twice. On
+//! [`Route::WebSocket`] the connection hands itself to the WebSocket layer
+//! and feeds its frames to [`Session::on_ws_frame`] with its token.
+//!
+//! [`Session::poll_transmit`]: session::Session::poll_transmit
+//! [`Session::give_back`]: session::Session::give_back
+//! [`Session::on_ws_frame`]: session::Session::on_ws_frame
 
 pub mod client;
 pub mod cors;
