@@ -192,8 +192,8 @@ pub enum EioRequest {
 /// Classifies a request to the Engine.IO path. `websocket_upgrade` says the
 /// request carries WebSocket upgrade headers (`Upgrade: websocket`).
 ///
-/// Whether the `sid` exists, and is on the right transport, is the session
-/// session's question: [`Session::on_get`], [`Session::begin_post`] and
+/// Whether the `sid` exists is the registry's question; whether it is on
+/// the right transport, the session's: [`Session::on_get`], [`Session::begin_post`] and
 /// [`Session::begin_upgrade`] refuse the wrong transport with code 3.
 ///
 /// [`Session::on_get`]: super::session::Session::on_get
