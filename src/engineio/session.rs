@@ -436,8 +436,10 @@ impl Session {
     }
     // ANCHOR_END: send
 
-    /// Closes the session from the server side: what is queued is still
-    /// delivered, then a close packet.
+    /// Closes the session from the server side. With
+    /// [`CloseReason::ForcedClose`] or [`CloseReason::ServerShuttingDown`]
+    /// what is queued is still delivered, then a close packet (a poll has
+    /// `pingTimeout` to fetch them); any other reason drops the queue.
     pub fn close(&mut self, now: Instant, reason: CloseReason) {
         self.shut(now, reason);
     }
@@ -446,7 +448,6 @@ impl Session {
     /// A GET on this session. `Err` is the error to answer with (and may
     /// have closed the session: a second concurrent GET does).
     pub fn on_get(&mut self, now: Instant) -> Result<GetOutcome, ErrorCode> {
-        let _ = now;
         if self.closed.is_some() {
             return self.poll_after_close();
         }
