@@ -630,3 +630,85 @@ fn upgrades_can_be_turned_off() {
     );
     assert_eq!(s.begin_upgrade(now), Err(ErrorCode::BadRequest));
 }
+
+/// The same through a lock shared with a sending thread, the way the
+/// server glue will share sessions: 1,000 messages sent from another
+/// thread while the main thread polls, probes and upgrades arrive once
+/// each, in order.
+#[test]
+fn messages_from_another_thread_survive_the_upgrade_in_order() {
+    use std::sync::{Arc, Mutex};
+    let now = Instant::now();
+    let config = SessionConfig {
+        max_queue: 1000,
+        ..config()
+    };
+    let (session, _) = Session::open_polling(Sid::new("t"), config, now);
+    let session = Arc::new(Mutex::new(session));
+    let sender = {
+        let session = Arc::clone(&session);
+        std::thread::spawn(move || {
+            for i in 0..1000u32 {
+                let mut message = text(&i.to_string());
+                // A full queue gives the message back: retry it.
+                loop {
+                    match session.lock().unwrap().send(message) {
+                        Ok(()) => break,
+                        Err(SendError::Full(m)) => message = m,
+                        Err(SendError::Closed(_)) => panic!("closed"),
+                    }
+                    std::thread::yield_now();
+                }
+                if i % 50 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        })
+    };
+    let mut received = Vec::new();
+    let mut get = None;
+    let mut ws = None;
+    let mut step = 0u32;
+    while received.len() < 1000 {
+        let mut s = session.lock().unwrap();
+        step += 1;
+        match step {
+            20 => ws = Some(s.begin_upgrade(now).unwrap()),
+            40 => s.on_ws_frame(ws.unwrap(), WsFrame::Text("2probe".into()), now),
+            60 => s.on_ws_frame(ws.unwrap(), WsFrame::Text("5".into()), now),
+            _ => {}
+        }
+        if get.is_none() && s.state() != State::WebSocket {
+            match s.on_get(now).unwrap() {
+                GetOutcome::Respond(body) => {
+                    received.extend(packet::decode_payload(&body, usize::MAX).unwrap())
+                }
+                GetOutcome::Hold(t) => get = Some(t),
+            }
+        }
+        while let Some(t) = s.poll_transmit() {
+            match t {
+                Transmit::Poll { token, packets } => {
+                    assert_eq!(Some(token), get.take());
+                    received.extend(packets);
+                }
+                Transmit::Frames { packets, .. } => received.extend(packets),
+                Transmit::CloseWebSocket { .. } => panic!("nothing closes"),
+            }
+        }
+        received.retain(|p| matches!(p, Packet::Message(_)));
+        drop(s);
+        std::thread::yield_now();
+        assert!(step < 10_000_000, "stuck at {} messages", received.len());
+    }
+    sender.join().unwrap();
+    let session = session.lock().unwrap();
+    // maxPayload (100) keeps each poll to about 20 messages, so by the
+    // probe (step 40) at most ~800 have arrived: the upgrade always happens
+    // before the last message, however the threads are scheduled.
+    assert_eq!(session.state(), State::WebSocket);
+    assert_eq!(session.queued(), 0, "nothing sent twice or left over");
+    let got: Vec<Packet> = received;
+    let expected: Vec<Packet> = (0..1000).map(|i| Packet::text(i.to_string())).collect();
+    assert_eq!(got, expected);
+}
