@@ -48,7 +48,8 @@
 //! [`Session::poll_transmit`] under the lock and delivers each transmit to
 //! the connection holding its token (a held request's `Responder`, a
 //! WebSocket's mailbox). A delivery that fails gives the transmit back
-//! ([`Session::give_back`]): nothing is lost or sent twice. On
+//! ([`Session::give_back`]) under the same lock: nothing is lost, sent
+//! twice or reordered. On
 //! [`Route::WebSocket`] the connection hands itself to the WebSocket layer
 //! and feeds its frames to [`Session::on_ws_frame`] with its token.
 //!

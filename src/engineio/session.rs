@@ -531,35 +531,39 @@ impl Session {
         }
     }
 
-    /// A [`Transmit`] that could not be delivered: the lost connection is
-    /// reported ([`Session::get_lost`], [`Session::ws_closed`]), which
-    /// closes the session, and the packets are kept, in order, for
-    /// [`Session::take_unsent`] (for `pingTimeout`, then dropped).
+    // ANCHOR: give_back
+    /// A [`Transmit`] that could not be delivered. Call it under the same
+    /// lock as the [`Session::poll_transmit`] that produced it, so nothing
+    /// else is sent in between.
+    ///
+    /// - A poll answer that did not go out (the request was already
+    ///   answered by the HTTP layer's own deadline, or its connection is
+    ///   gone: the `Responder` cannot tell which) goes back to the front of
+    ///   the queue, in order, for the next poll. A client that is really
+    ///   gone is then found by the heartbeat. (When the glue knows the
+    ///   connection died, [`Session::get_lost`] closes at once instead.)
+    /// - Frames that did not reach their WebSocket mean the WebSocket is
+    ///   gone ([`Session::ws_closed`]): the session closes.
+    ///
+    /// Packets given back to a closed session are kept for
+    /// [`Session::take_unsent`], for `pingTimeout`.
     pub fn give_back(&mut self, transmit: Transmit, now: Instant) {
         let packets = match transmit {
-            Transmit::Poll { token, packets } => {
-                let _ = token;
-                self.shut(
-                    now,
-                    CloseReason::TransportError(TransportFault::PollConnectionLost),
-                );
-                packets
-            }
+            Transmit::Poll { packets, .. } => packets,
             Transmit::Frames { token, packets } => {
                 self.ws_closed(token, now);
                 packets
             }
             Transmit::CloseWebSocket { .. } => return,
         };
-        // After the close (which drops the queue): the given-back packets
-        // are kept for [`Session::take_unsent`] until the linger ends.
         for p in packets.into_iter().rev() {
             self.queue.push_front(p);
         }
-        if !self.queue.is_empty() && self.linger.is_none() {
+        if self.closed.is_some() && !self.queue.is_empty() && self.linger.is_none() {
             self.linger = Some(now + self.config.ping_timeout);
         }
     }
+    // ANCHOR_END: give_back
 
     /// The packets that were never sent (after a close). Taking them
     /// finishes the session.

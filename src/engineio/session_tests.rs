@@ -489,25 +489,43 @@ fn a_websocket_that_goes_away_is_transport_close() {
 }
 
 #[test]
-fn undelivered_packets_come_back_in_order_and_close_the_session() {
+fn an_undelivered_poll_answer_comes_back_in_order_for_the_next_poll() {
+    let now = Instant::now();
+    let mut s = open(now);
+    hold(&mut s, now);
+    s.send(text("a")).unwrap();
+    s.send(text("b")).unwrap();
+    let t = s.poll_transmit().unwrap();
+    s.give_back(t, now);
+    s.send(text("c")).unwrap();
+    assert_eq!(
+        s.state(),
+        State::Polling,
+        "the heartbeat decides if the client left"
+    );
+    assert_eq!(
+        s.on_get(now),
+        Ok(GetOutcome::Respond(b"4a\x1e4b\x1e4c".to_vec())),
+        "once each, in order"
+    );
+}
+
+#[test]
+fn packets_given_back_to_a_closed_session_can_still_be_taken() {
     let now = Instant::now();
     let mut s = open(now);
     hold(&mut s, now);
     s.send(text("a")).unwrap();
     let t = s.poll_transmit().unwrap();
-    s.send(text("b")).unwrap();
+    s.close(now, CloseReason::ForcedClose);
     s.give_back(t, now);
-    assert_eq!(
-        s.close_reason(),
-        Some(CloseReason::TransportError(
-            TransportFault::PollConnectionLost
-        ))
-    );
-    assert_eq!(
-        s.take_unsent(),
-        vec![Packet::text("a")],
-        "b was dropped by the close"
-    );
+    assert_eq!(s.take_unsent(), vec![Packet::text("a"), Packet::Close]);
+    assert!(s.is_finished());
+}
+
+#[test]
+fn undelivered_frames_mean_the_websocket_is_gone() {
+    let now = Instant::now();
     let (mut s, ws) = Session::open_websocket(Sid::new("w"), config(), now);
     transmits(&mut s); // the open packet
     s.send(text("x")).unwrap();
