@@ -20,4 +20,5 @@ pub mod echo;
 pub mod engineio;
 pub mod framing;
 pub mod http;
+pub mod socketio;
 pub mod ws;
