@@ -1,3 +1,5 @@
 //! Socket.IO v5 (guide to be written).
+pub mod adapter;
 pub mod packet;
+pub mod server;
 pub mod value;
