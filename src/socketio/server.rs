@@ -250,6 +250,8 @@ pub enum Event {
     Event {
         /// From whom.
         socket: SocketId,
+        /// Its namespace.
+        nsp: String,
         /// The event's name (`message` for `send`).
         name: String,
         /// The arguments after the name.
@@ -645,6 +647,7 @@ impl Server {
                 };
                 self.events.push_back(Event::Event {
                     socket,
+                    nsp: packet.nsp,
                     name,
                     args: items,
                     ack,

@@ -216,6 +216,7 @@ fn events_and_acks_from_the_client() {
         evs[0],
         Event::Event {
             socket: id.clone(),
+            nsp: "/".into(),
             name: "chat".into(),
             args: vec!["hi".into(), json!({"n":1}).into()],
             ack: None
