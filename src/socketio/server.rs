@@ -389,7 +389,7 @@ struct Socket {
     client: ClientId,
     data: serde_json::Value,
     auth: Value,
-    pending_acks: BTreeMap<u64, Option<BroadcastAckId>>,
+    pending_acks: BTreeMap<u64, Pending>,
 }
 
 struct Client {
@@ -398,8 +398,18 @@ struct Client {
     /// Namespace name → socket.
     sockets: BTreeMap<String, SocketId>,
     connected_once: bool,
+    connect_timer: Option<TimerKey>,
     writable: bool,
 }
+
+/// An awaited ack: one socket's (with its timer), or a broadcast's.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Single(TimerKey),
+    Group(BroadcastAckId),
+}
+
+type TimerKey = (Instant, u64);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
@@ -423,7 +433,8 @@ pub struct Server {
     dynamic: Vec<(Predicate, NamespaceConfig)>,
     adapter_factory: fn(&str) -> Box<dyn Adapter>,
     clients: HashMap<ClientId, Client>,
-    timers: BTreeSet<(Instant, u64, Timer)>,
+    timers: BTreeMap<TimerKey, Timer>,
+    homes: HashMap<SocketId, String>,
     timer_seq: u64,
     groups: HashMap<BroadcastAckId, Group>,
     next_group: u64,
@@ -446,7 +457,8 @@ impl Server {
             dynamic: Vec::new(),
             adapter_factory: in_memory,
             clients: HashMap::new(),
-            timers: BTreeSet::new(),
+            timers: BTreeMap::new(),
+            homes: HashMap::new(),
             timer_seq: 0,
             groups: HashMap::new(),
             next_group: 0,
@@ -515,7 +527,7 @@ impl Server {
 
     /// When to call [`Server::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|t| t.0)
+        self.timers.first_key_value().map(|(k, _)| k.0)
     }
 
     // ---- from the transport ------------------------------------------
@@ -529,10 +541,14 @@ impl Server {
             environ,
             sockets: BTreeMap::new(),
             connected_once: false,
+            connect_timer: None,
             writable: true,
         };
         self.clients.insert(client, state);
-        self.add_timer(now + self.config.connect_timeout, Timer::Connect(client));
+        let key = self.add_timer(now + self.config.connect_timeout, Timer::Connect(client));
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.connect_timer = Some(key);
+        }
     }
     // ANCHOR_END: on_open
 
@@ -571,11 +587,11 @@ impl Server {
 
     /// Fire what is due: connect timeouts and ack timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(first) = self.timers.first() {
-            if first.0 > now {
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
                 break;
             }
-            let (_, _, timer) = self.timers.pop_first().expect("first exists");
+            let timer = entry.remove();
             match timer {
                 Timer::Connect(client) => {
                     if self.clients.get(&client).is_some_and(|c| !c.connected_once) {
@@ -594,7 +610,7 @@ impl Server {
                     let Some(s) = ns.sockets.get_mut(&socket) else {
                         continue;
                     };
-                    if let Some(None) = s.pending_acks.remove(&id) {
+                    if let Some(Pending::Single(_)) = s.pending_acks.remove(&id) {
                         self.events.push_back(Event::AckTimeout {
                             socket,
                             id: AckId(id),
@@ -606,9 +622,11 @@ impl Server {
         }
     }
 
-    fn add_timer(&mut self, at: Instant, timer: Timer) {
+    fn add_timer(&mut self, at: Instant, timer: Timer) -> TimerKey {
         self.timer_seq += 1;
-        self.timers.insert((at, self.timer_seq, timer));
+        let key = (at, self.timer_seq);
+        self.timers.insert(key, timer);
+        key
     }
 
     // ANCHOR: on_packet
@@ -750,6 +768,10 @@ impl Server {
         let c = self.clients.get_mut(&client).expect("checked");
         c.sockets.insert(nsp.clone(), id.clone());
         c.connected_once = true;
+        if let Some(key) = c.connect_timer.take() {
+            self.timers.remove(&key);
+        }
+        self.homes.insert(id.clone(), nsp.clone());
         self.send_to(client, Packet::connect_ok(&nsp, id.as_str()), false);
         self.events.push_back(Event::Connect {
             socket: id,
@@ -769,12 +791,15 @@ impl Server {
         };
         match s.pending_acks.remove(&id) {
             None => tracing::debug!(socket = %socket, id, "ack nobody waits for; ignored"),
-            Some(None) => self.events.push_back(Event::Ack {
-                socket,
-                id: AckId(id),
-                args,
-            }),
-            Some(Some(gid)) => {
+            Some(Pending::Single(key)) => {
+                self.timers.remove(&key);
+                self.events.push_back(Event::Ack {
+                    socket,
+                    id: AckId(id),
+                    args,
+                })
+            }
+            Some(Pending::Group(gid)) => {
                 let Some(group) = self.groups.get_mut(&gid) else {
                     return;
                 };
@@ -818,7 +843,9 @@ impl Server {
         for (nsp, id) in sockets {
             self.remove_socket(&nsp, &id, reason, false, now);
         }
-        self.clients.remove(&client);
+        if let Some(key) = self.clients.remove(&client).and_then(|c| c.connect_timer) {
+            self.timers.remove(&key);
+        }
     }
 
     // ANCHOR: remove_socket
@@ -846,13 +873,17 @@ impl Server {
         if tell {
             self.send_to(socket.client, Packet::disconnect(nsp), false);
         }
-        for (ack, group) in socket.pending_acks {
-            match group {
-                None => self.events.push_back(Event::AckTimeout {
-                    socket: id.clone(),
-                    id: AckId(ack),
-                }),
-                Some(gid) => {
+        self.homes.remove(id);
+        for (ack, pending) in socket.pending_acks {
+            match pending {
+                Pending::Single(key) => {
+                    self.timers.remove(&key);
+                    self.events.push_back(Event::AckTimeout {
+                        socket: id.clone(),
+                        id: AckId(ack),
+                    })
+                }
+                Pending::Group(gid) => {
                     if let Some(g) = self.groups.get_mut(&gid) {
                         g.waiting.remove(id);
                         if g.waiting.is_empty() {
@@ -881,9 +912,8 @@ impl Server {
     }
 
     fn find(&self, socket: &SocketId) -> Option<(&str, &Socket)> {
-        self.namespaces
-            .iter()
-            .find_map(|(name, ns)| ns.sockets.get(socket).map(|s| (name.as_str(), s)))
+        let (name, ns) = self.namespaces.get_key_value(self.homes.get(socket)?)?;
+        Some((name.as_str(), ns.sockets.get(socket)?))
     }
 
     fn nsp_of(&self, socket: &SocketId) -> Result<String, SioError> {
@@ -935,10 +965,12 @@ impl Server {
         }
         let id = ns.next_ack;
         ns.next_ack += 1;
-        s.pending_acks.insert(id, None);
         let client = s.client;
         self.send_to(client, Packet::event(&nsp, name, args, Some(id)), false);
-        self.add_timer(now + timeout, Timer::Ack(nsp, socket.clone(), id));
+        let key = self.add_timer(now + timeout, Timer::Ack(nsp.clone(), socket.clone(), id));
+        let ns = self.namespaces.get_mut(&nsp).expect("found");
+        let s = ns.sockets.get_mut(socket).expect("found");
+        s.pending_acks.insert(id, Pending::Single(key));
         Ok(AckId(id))
     }
     // ANCHOR_END: emit_with_ack
@@ -1265,7 +1297,7 @@ fn deliver(
             continue;
         }
         if let Some((gid, ack)) = group {
-            s.pending_acks.insert(ack, Some(gid));
+            s.pending_acks.insert(ack, Pending::Group(gid));
         }
         let packet = Arc::clone(&encoded);
         server.transmits.push_back(Transmit::Send {

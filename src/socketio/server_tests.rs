@@ -691,3 +691,104 @@ fn shutdown_disconnects_everyone() {
         }
     )));
 }
+
+#[test]
+fn answered_and_finished_work_leaves_no_timers() {
+    let mut s = Server::new(Config::default());
+    let now = t0();
+    let a = join(&mut s, A, "/", now);
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "the connect timer goes with the CONNECT"
+    );
+    let id = s
+        .emit_with_ack(&a, "q", vec![], Duration::from_secs(9), now)
+        .unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(9)));
+    drain(&mut s);
+    // the answer carries binary: a BINARY_ACK
+    s.on_message(A, text(r#"61-0[{"_placeholder":true,"num":0}]"#), now);
+    s.on_message(A, Payload::Binary(vec![5]), now);
+    assert_eq!(
+        events(&mut s),
+        [Event::Ack {
+            socket: a.clone(),
+            id,
+            args: vec![Value::binary([5])]
+        }]
+    );
+    assert_eq!(s.poll_timeout(), None, "an answered ack's timer is gone");
+    s.on_open(B, Environ::default(), now);
+    s.on_close(B, DisconnectReason::TransportClose, now);
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "a closed client's connect timer is gone"
+    );
+    s.emit_with_ack(&a, "q", vec![], Duration::from_secs(9), now)
+        .unwrap();
+    s.on_close(A, DisconnectReason::TransportClose, now);
+    assert_eq!(
+        s.poll_timeout(),
+        None,
+        "a departed socket's ack timers are gone"
+    );
+}
+
+#[test]
+fn a_broadcast_ack_ends_early_when_the_last_awaited_socket_leaves() {
+    let mut s = Server::new(Config::default());
+    let now = t0();
+    let (a, _b, _c) = three_in_rooms(&mut s, now);
+    let gid = s
+        .of("/")
+        .to("red")
+        .emit_with_ack("poll", vec![], Duration::from_secs(5), now)
+        .unwrap();
+    drain(&mut s);
+    s.on_message(A, text(r#"30["a"]"#), now);
+    s.on_close(B, DisconnectReason::PingTimeout, now);
+    let evs = events(&mut s);
+    assert_eq!(
+        evs[0],
+        Event::BroadcastAck {
+            id: gid,
+            responses: vec![(a, vec!["a".into()])],
+            complete: false
+        }
+    );
+    assert!(matches!(
+        evs[1],
+        Event::Disconnect {
+            reason: DisconnectReason::PingTimeout,
+            ..
+        }
+    ));
+    s.handle_timeout(now + Duration::from_secs(5));
+    assert!(events(&mut s).is_empty(), "reported once");
+}
+
+#[test]
+fn a_client_closing_mid_binary_packet_is_just_gone() {
+    let mut s = Server::new(Config::default());
+    let now = t0();
+    let a = join(&mut s, A, "/", now);
+    s.on_message(
+        A,
+        text(r#"52-["f",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#),
+        now,
+    );
+    s.on_message(A, Payload::Binary(vec![1]), now);
+    s.on_close(A, DisconnectReason::TransportError, now);
+    assert_eq!(
+        events(&mut s),
+        [Event::Disconnect {
+            socket: a,
+            nsp: "/".into(),
+            reason: DisconnectReason::TransportError
+        }]
+    );
+    s.on_message(A, Payload::Binary(vec![2]), now);
+    assert!(events(&mut s).is_empty() && drain(&mut s).is_empty());
+}
