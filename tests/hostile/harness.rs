@@ -3,11 +3,11 @@
 //! attack runs, and raw HTTP and WebSocket speech for the attacks.
 
 use netladder::driver::{NewProtocol, mio, threads};
-use netladder::http::{HttpProtocol, Limits, Reply, Request, Responder, Response};
+use netladder::http::{HttpProtocol, Limits, Reply, Request, Responder};
 use netladder::ws::{ServerConfig, WsContext, WsHandler, WsMessage, WsServerProtocol};
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +38,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The drivers' own limits, shortened so that a peer that stops reading is
 /// dropped within the test's time.
-pub const WRITE_STALL: Duration = Duration::from_millis(1500);
+pub const WRITE_STALL: Duration = Duration::from_millis(500);
 
 /// A server running in this process. The mio loop stops when this drops;
 /// the threaded driver has no way to stop, so its accept thread stays.
@@ -484,9 +484,4 @@ pub fn each_driver(
         attack(&server);
         healthy.finish(&format!("{name} on {driver:?}"));
     }
-}
-
-/// Half-closes our side: a read of 0 on the server.
-pub fn finish_sending(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
 }
