@@ -355,7 +355,11 @@ pub fn read_frame(stream: &mut impl Read) -> io::Result<(u8, Vec<u8>)> {
 /// close the TCP connection. Returns the close reason.
 pub fn expect_close(stream: &mut TcpStream, code: u16) -> String {
     let (b0, payload) = read_frame(stream).expect("a close frame");
-    assert_eq!(b0, FIN | CLOSE, "expected a close frame, got {b0:#x} {payload:?}");
+    assert_eq!(
+        b0,
+        FIN | CLOSE,
+        "expected a close frame, got {b0:#x} {payload:?}"
+    );
     assert!(payload.len() >= 2, "a close without a code");
     let got = u16::from_be_bytes([payload[0], payload[1]]);
     let reason = String::from_utf8_lossy(&payload[2..]).into_owned();

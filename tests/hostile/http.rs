@@ -275,7 +275,11 @@ fn a_missing_or_repeated_host_gets_400() {
 
 #[test]
 fn a_raw_nul_in_the_path_gets_400() {
-    refused("nul-raw", b"GET /hello.txt\0 HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    refused(
+        "nul-raw",
+        b"GET /hello.txt\0 HTTP/1.1\r\nHost: t\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
@@ -322,7 +326,8 @@ fn encoded_traversal_never_leaves_the_root() {
         |driver| start_http(driver, &site, http_limits()),
         |server| {
             for (target, status) in cases {
-                let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                let request =
+                    format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                 let (got, response) = answer_then_close(server.addr, request.as_bytes());
                 assert_eq!(got, status, "{target}: {response}");
                 assert!(!response.contains("TOP SECRET"), "{target} leaked");

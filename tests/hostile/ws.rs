@@ -14,12 +14,7 @@ fn ws_case(name: &str, attack: impl Fn(&Server)) {
 }
 
 fn ws_case_with(name: &str, config: impl Fn() -> ServerConfig, attack: impl Fn(&Server)) {
-    each_driver(
-        name,
-        Kind::Ws,
-        |driver| start_ws(driver, config()),
-        attack,
-    );
+    each_driver(name, Kind::Ws, |driver| start_ws(driver, config()), attack);
 }
 
 /// A handshake with these key and version lines gets `status`.
@@ -108,11 +103,22 @@ fn a_64_kib_handshake_head_gets_431() {
 }
 
 #[test]
+fn a_64_kib_handshake_target_gets_414() {
+    let request = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(64 * 1024));
+    ws_case("handshake-target-64k", |server| {
+        let (got, response) = answer_then_close(server.addr, request.as_bytes());
+        assert_eq!(got, 414, "{response}");
+    });
+}
+
+#[test]
 fn a_slow_handshake_gets_408() {
     ws_case("handshake-slowloris", |server| {
         let mut stream = connect(server.addr);
         let began = Instant::now();
-        stream.write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n").unwrap();
+        stream
+            .write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
         let (status, head, _) = read_response(&mut stream).expect("an answer");
         let took = began.elapsed();
         assert_eq!(status, 408, "{head}");
@@ -132,12 +138,20 @@ fn an_unmasked_client_frame_gets_1002() {
 #[test]
 fn a_length_of_2_63_gets_1002() {
     // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
-    frames_refused("length-2-63", &header(FIN | BINARY, 1 << 63, Some(MASK)), 1002);
+    frames_refused(
+        "length-2-63",
+        &header(FIN | BINARY, 1 << 63, Some(MASK)),
+        1002,
+    );
 }
 
 #[test]
 fn a_length_of_1_tib_gets_1009_before_the_payload() {
-    frames_refused("length-1-tib", &header(FIN | BINARY, 1 << 40, Some(MASK)), 1009);
+    frames_refused(
+        "length-1-tib",
+        &header(FIN | BINARY, 1 << 40, Some(MASK)),
+        1009,
+    );
 }
 
 #[test]
@@ -208,8 +222,14 @@ fn control_frames_between_fragments_are_answered_in_place() {
         bytes.extend(frame(FIN | PING, b"p2"));
         bytes.extend(frame(FIN | CONT, b"world"));
         stream.write_all(&bytes).unwrap();
-        assert_eq!(read_frame(&mut stream).unwrap(), (FIN | PONG, b"p1".to_vec()));
-        assert_eq!(read_frame(&mut stream).unwrap(), (FIN | PONG, b"p2".to_vec()));
+        assert_eq!(
+            read_frame(&mut stream).unwrap(),
+            (FIN | PONG, b"p1".to_vec())
+        );
+        assert_eq!(
+            read_frame(&mut stream).unwrap(),
+            (FIN | PONG, b"p2".to_vec())
+        );
         assert_eq!(
             read_frame(&mut stream).unwrap(),
             (FIN | TEXT, b"Hello, world".to_vec())
