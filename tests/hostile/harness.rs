@@ -483,9 +483,20 @@ pub fn each_driver(
     attack: impl Fn(&Server),
 ) {
     for driver in DRIVERS {
-        let server = start(driver);
-        let healthy = Healthy::start(kind, server.addr);
-        attack(&server);
-        healthy.finish(&format!("{name} on {driver:?}"));
+        on_driver(name, kind, driver, &start, &attack);
     }
+}
+
+/// Runs `attack` on one driver, with a healthy client of `kind` beside it.
+pub fn on_driver(
+    name: &str,
+    kind: Kind,
+    driver: Driver,
+    start: impl Fn(Driver) -> Server,
+    attack: impl Fn(&Server),
+) {
+    let server = start(driver);
+    let healthy = Healthy::start(kind, server.addr);
+    attack(&server);
+    healthy.finish(&format!("{name} on {driver:?}"));
 }
