@@ -15,8 +15,9 @@
 
 mod common;
 
-use netladder::driver::{Ctx, Mailbox, Protocol, mio, threads};
+use netladder::driver::{CloseReason, Ctx, Mailbox, Protocol, Shutdown, mio, threads};
 use netladder::ws::{ServerConfig, WsContext, WsHandler, WsMessage, WsServerProtocol};
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -225,6 +226,8 @@ struct Counts {
     accepted: AtomicUsize,
     closed: AtomicUsize,
     twice: AtomicUsize,
+    /// How many connections ended for each reason, for the report.
+    reasons: Mutex<BTreeMap<String, usize>>,
 }
 
 /// Runs `inner`, counting how often the driver calls `on_closed`.
@@ -255,13 +258,20 @@ impl<P: Protocol> Protocol for Counted<P> {
     fn on_shutdown(&mut self, ctx: &mut Ctx) {
         self.inner.on_shutdown(ctx);
     }
-    fn on_closed(&mut self) {
+    fn on_closed(&mut self, reason: CloseReason) {
         if self.closed {
             self.counts.twice.fetch_add(1, Ordering::SeqCst);
         }
         self.closed = true;
+        *self
+            .counts
+            .reasons
+            .lock()
+            .unwrap()
+            .entry(format!("{reason:?}"))
+            .or_default() += 1;
         self.counts.closed.fetch_add(1, Ordering::SeqCst);
-        self.inner.on_closed();
+        self.inner.on_closed(reason);
     }
 }
 
@@ -281,17 +291,20 @@ fn in_process(driver: Driver) {
             closed: false,
         }
     };
-    let running = match driver {
-        Driver::Threads => {
-            drop(threads::spawn(
-                listener,
-                new_protocol,
-                threads::Config::default(),
-            ));
-            None
-        }
-        Driver::Mio => Some(mio::start(listener, new_protocol, mio::Config::default()).unwrap()),
+    let (ready, shutdown) = std::sync::mpsc::channel::<Shutdown>();
+    let server = match driver {
+        Driver::Threads => thread::spawn(move || {
+            threads::serve_with_shutdown(listener, new_protocol, threads::Config::default(), |s| {
+                ready.send(s).unwrap()
+            })
+        }),
+        Driver::Mio => thread::spawn(move || {
+            mio::serve_with_shutdown(listener, new_protocol, mio::Config::default(), |s| {
+                ready.send(s).unwrap()
+            })
+        }),
     };
+    let shutdown = shutdown.recv().unwrap();
     let baseline = open_fds("self");
     let began = Instant::now();
     let deadline = began + size.within;
@@ -312,11 +325,12 @@ fn in_process(driver: Driver) {
     let twice = counts.twice.load(Ordering::SeqCst);
     eprintln!(
         "churn in-process {}: {total} cycles ({} clean, {} reset, {} abandoned) in {took:.1?}; \
-         accepted {accepted}, on_closed {closed}, twice {twice}; fds {baseline} -> {fds}",
+         accepted {accepted}, on_closed {closed} ({:?}), twice {twice}; fds {baseline} -> {fds}",
         driver.flag(),
         size.warm_up + size.clean,
         size.reset,
-        size.abandoned
+        size.abandoned,
+        counts.reasons.lock().unwrap()
     );
     assert_eq!(accepted, total, "every cycle reached the server");
     assert_eq!(closed, total, "on_closed once per connection");
@@ -325,10 +339,8 @@ fn in_process(driver: Driver) {
         fds <= baseline,
         "descriptors: {baseline} before, {fds} after"
     );
-    if let Some(running) = running {
-        running.shutdown.shutdown();
-        running.thread.join().unwrap().unwrap();
-    }
+    shutdown.shutdown();
+    server.join().unwrap().unwrap();
 }
 
 #[test]

@@ -2,15 +2,15 @@
 //! driver with short timeouts, a healthy client that keeps asking while an
 //! attack runs, and raw HTTP and WebSocket speech for the attacks.
 
-use netladder::driver::{NewProtocol, mio, threads};
+use netladder::driver::{NewProtocol, Shutdown, mio, threads};
 use netladder::http::{HttpProtocol, Limits, Reply, Request, Responder};
 use netladder::ws::{ServerConfig, WsContext, WsHandler, WsMessage, WsServerProtocol};
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -40,46 +40,46 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// dropped within the test's time.
 pub const WRITE_STALL: Duration = Duration::from_millis(500);
 
-/// A server running in this process. The mio loop stops when this drops;
-/// the threaded driver has no way to stop, so its accept thread stays.
+/// A server running in this process, stopped when this drops.
 pub struct Server {
     pub addr: SocketAddr,
     pub driver: Driver,
-    running: Option<mio::Running>,
+    shutdown: Shutdown,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown.shutdown();
-        }
+        self.shutdown.shutdown();
     }
 }
 
 pub fn start<N: NewProtocol>(driver: Driver, new_protocol: N) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let running = match driver {
+    let (ready, shutdown) = mpsc::channel();
+    let ready = move |shutdown: Shutdown| ready.send(shutdown).unwrap();
+    match driver {
         Driver::Threads => {
             let config = threads::Config {
                 write_timeout: WRITE_STALL,
                 ..threads::Config::default()
             };
-            drop(threads::spawn(listener, new_protocol, config));
-            None
+            thread::spawn(move || {
+                threads::serve_with_shutdown(listener, new_protocol, config, ready)
+            });
         }
         Driver::Mio => {
             let config = mio::Config {
                 stall_timeout: WRITE_STALL,
                 ..mio::Config::default()
             };
-            Some(mio::start(listener, new_protocol, config).unwrap())
+            thread::spawn(move || mio::serve_with_shutdown(listener, new_protocol, config, ready));
         }
-    };
+    }
     Server {
         addr,
         driver,
-        running,
+        shutdown: shutdown.recv().expect("the server started"),
     }
 }
 
