@@ -335,6 +335,14 @@ fn in_process(driver: Driver) {
     assert_eq!(accepted, total, "every cycle reached the server");
     assert_eq!(closed, total, "on_closed once per connection");
     assert_eq!(twice, 0, "on_closed twice on one connection");
+    // The reason is typed: every reset cycle ended in a failed read, every
+    // other one in a close the protocol asked for.
+    let reasons = counts.reasons.lock().unwrap().clone();
+    let expected = BTreeMap::from([
+        ("Closed".to_string(), total - size.reset),
+        ("ReadFailed(ConnectionReset)".to_string(), size.reset),
+    ]);
+    assert_eq!(reasons, expected, "why the connections ended");
     assert!(
         fds <= baseline,
         "descriptors: {baseline} before, {fds} after"

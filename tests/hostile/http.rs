@@ -397,3 +397,34 @@ fn pipelined_requests_never_read_are_dropped_without_stalling_others() {
         },
     );
 }
+
+#[test]
+fn a_flood_behind_a_held_long_poll_is_dropped() {
+    // `GET /poll` is held (nothing to deliver yet); responses must keep
+    // their order, so what follows it waits unparsed, up to one request's
+    // worth (head + body limits). 4 MiB more is refused by dropping the
+    // connection, long before the poll's own 5 s are up, with nothing sent.
+    let site = Site::new("held-poll-flood");
+    each_driver(
+        "held-poll-flood",
+        Kind::Http,
+        |driver| start_http(driver, &site, http_limits()),
+        |server| {
+            let mut stream = connect(server.addr);
+            let began = Instant::now();
+            stream
+                .write_all(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            let flood = b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(4 << 20 >> 5);
+            send(&mut stream, &flood);
+            let rest = read_rest(&mut stream);
+            let took = began.elapsed();
+            assert!(
+                rest.is_empty(),
+                "nothing may be answered: {:?}",
+                String::from_utf8_lossy(&rest[..rest.len().min(200)])
+            );
+            assert!(took < Duration::from_secs(4), "dropped after {took:?}");
+        },
+    );
+}
