@@ -406,6 +406,7 @@ fn run<P: Protocol>(
         input: Vec::new(),
         timer: None,
         eof_seen: false,
+        timer_fired_last: false,
         server,
     };
     let mailbox = Mailbox::new(Inbox {
@@ -483,6 +484,9 @@ struct Owner<'a, M> {
     timer: Option<Instant>,
     /// The peer's FIN has arrived: nothing more will, no need to linger.
     eof_seen: bool,
+    /// The last wake-up was the timer: a waiting event goes next, so that a
+    /// timer re-armed in the past cannot starve the connection's events.
+    timer_fired_last: bool,
     server: &'a Server<M>,
 }
 
@@ -494,6 +498,7 @@ impl<M: Send + 'static> Owner<'_, M> {
                 return CloseReason::Closed; // every sender is gone
             };
             let mut ctx = Ctx::new(Instant::now(), self.peer);
+            self.timer_fired_last = matches!(wakeup, Wakeup::Timer);
             match wakeup {
                 Wakeup::Event(Event::Bytes(bytes)) => {
                     self.credit.release();
@@ -536,13 +541,20 @@ impl<M: Send + 'static> Owner<'_, M> {
 
     // ANCHOR: next_wakeup
     /// Waits for the next event, or for the timer. A due timer comes first,
-    /// even with events waiting: a busy connection must not starve it.
+    /// even with events waiting: a busy connection must not starve it. (Just
+    /// after it fired, one waiting event goes first: a timer re-armed in the
+    /// past must not starve the events either.)
     fn next_wakeup(&self) -> Option<Wakeup<M>> {
         match self.timer {
             None => self.rx.recv().ok().map(Wakeup::Event),
             Some(deadline) => {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 if wait.is_zero() {
+                    if self.timer_fired_last
+                        && let Ok(event) = self.rx.try_recv()
+                    {
+                        return Some(Wakeup::Event(event));
+                    }
                     return Some(Wakeup::Timer);
                 }
                 match self.rx.recv_timeout(wait) {
