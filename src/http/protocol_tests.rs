@@ -289,7 +289,7 @@ fn pipelined_requests_wait_while_the_peer_is_behind_on_their_answers() {
 
     // The peer has read nothing: the retry queues nothing.
     let later = start + BACKLOG_RETRY;
-    let mut ctx = Ctx::new(later, peer()).with_unsent(queued);
+    let mut ctx = Ctx::for_driver(later, peer(), queued);
     protocol.on_timer(&mut ctx);
     assert_eq!(
         ctx.unsent(),
