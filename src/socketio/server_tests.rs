@@ -792,3 +792,82 @@ fn a_client_closing_mid_binary_packet_is_just_gone() {
     s.on_message(A, Payload::Binary(vec![2]), now);
     assert!(events(&mut s).is_empty() && drain(&mut s).is_empty());
 }
+
+#[test]
+fn the_server_and_its_handlers_can_move_to_another_thread() {
+    fn send<T: Send>() {}
+    send::<Server>();
+    send::<super::super::handlers::Handlers>();
+    send::<Transmit>();
+}
+
+#[test]
+fn garbage_from_one_client_never_disturbs_the_others() {
+    let mut s = Server::new(Config::default());
+    s.namespace("/admin");
+    let now = t0();
+    let b = join(&mut s, B, "/", now);
+    s.join(&b, "room").unwrap();
+    let seeds = [
+        r#"2["chat","hi"]"#,
+        r#"21["echo",{"a":[1,2]}]"#,
+        r#"0/admin,{"token":"x"}"#,
+        r#"51-["f",{"_placeholder":true,"num":0}]"#,
+        r#"30["late"]"#,
+        "1/admin,",
+        "1",
+    ];
+    let alphabet = b"0123456789-/,[]{}\":_placeholdernum";
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rand = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let (mut closed, mut rounds) = (0, 0);
+    for round in 0..3000u64 {
+        let client = ClientId(100 + round);
+        s.on_open(client, Environ::default(), now);
+        s.on_message(client, text("0"), now);
+        for _ in 0..1 + rand(4) {
+            let mut bytes = seeds[rand(seeds.len())].as_bytes().to_vec();
+            let at = rand(bytes.len() + 1);
+            match rand(4) {
+                0 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                1 if at < bytes.len() => bytes[at] = alphabet[rand(alphabet.len())],
+                2 => bytes.insert(at, alphabet[rand(alphabet.len())]),
+                _ => {}
+            }
+            let message = match String::from_utf8(bytes) {
+                Ok(t) if rand(6) > 0 => Payload::Text(t),
+                Ok(t) => Payload::Binary(t.into_bytes()),
+                Err(e) => Payload::Binary(e.into_bytes()),
+            };
+            s.on_message(client, message, now);
+        }
+        let sent = drain(&mut s);
+        closed += sent
+            .iter()
+            .filter(|(c, t)| *c == client && t.starts_with("CLOSE"))
+            .count();
+        assert!(
+            sent.iter().all(|(c, _)| *c == client),
+            "only the client itself hears: {sent:?}"
+        );
+        s.on_close(client, DisconnectReason::TransportClose, now);
+        events(&mut s);
+        rounds += 1;
+        // b is untouched: still there, still in its room, still reachable
+        assert_eq!(s.of("/").to("room").emit("ping", vec![]), Ok(1));
+        assert_eq!(drain(&mut s), [(B, r#"2["ping"]"#.to_owned())]);
+    }
+    assert!(
+        closed > 300 && closed < rounds,
+        "both malformed and valid input were fed: {closed} of {rounds} closed"
+    );
+    assert_eq!(s.of("/").sockets(), [b]);
+    assert_eq!(s.namespaces(), ["/", "/admin"]);
+}
