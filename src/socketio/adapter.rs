@@ -86,6 +86,26 @@ pub trait Adapter: Send {
         let _ = packet;
         self.select(opts)
     }
+    /// A server-side operation on a selection, after it was applied to
+    /// the local sockets: a cluster adapter forwards it to the other
+    /// servers. Local only: nothing to do.
+    fn server_side(&mut self, op: &ServerSideOp, opts: &BroadcastOptions) {
+        let _ = (op, opts);
+    }
+}
+
+/// A server-side operation, as [`Adapter::server_side`] hears of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerSideOp {
+    /// `socketsJoin(rooms)`.
+    Join(Vec<String>),
+    /// `socketsLeave(rooms)`.
+    Leave(Vec<String>),
+    /// `disconnectSockets(close)`.
+    Disconnect {
+        /// Close the whole connections.
+        close: bool,
+    },
 }
 // ANCHOR_END: adapter
 

@@ -119,7 +119,7 @@ pub mod packet;
 pub mod server;
 pub mod value;
 
-pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, SocketId};
+pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
 pub use server::{

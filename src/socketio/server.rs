@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter, SocketId};
+use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
 use super::value::Value;
 use crate::engineio::Payload;
@@ -1240,7 +1240,7 @@ impl Operator<'_> {
 
     /// Put every selected socket in `rooms` (Node's `socketsJoin`). A
     /// socket over its caps is left out; the errors come back with it.
-    pub fn sockets_join(self, rooms: &[&str]) -> Vec<(SocketId, SioError)> {
+    pub fn sockets_join(mut self, rooms: &[&str]) -> Vec<(SocketId, SioError)> {
         let mut refused = Vec::new();
         for id in self.sockets() {
             for room in rooms {
@@ -1249,26 +1249,37 @@ impl Operator<'_> {
                 }
             }
         }
+        let rooms = rooms.iter().map(|r| r.to_string()).collect();
+        self.tell_adapter(ServerSideOp::Join(rooms));
         refused
     }
 
     /// Take every selected socket out of `rooms` (Node's `socketsLeave`).
-    pub fn sockets_leave(self, rooms: &[&str]) {
+    pub fn sockets_leave(mut self, rooms: &[&str]) {
         for id in self.sockets() {
             for room in rooms {
                 let _ = self.server.leave(&id, room);
             }
         }
+        let rooms = rooms.iter().map(|r| r.to_string()).collect();
+        self.tell_adapter(ServerSideOp::Leave(rooms));
     }
 
     /// Disconnect every selected socket (Node's `disconnectSockets`); with
     /// `close`, close their whole connections. Returns how many.
-    pub fn disconnect_sockets(self, close: bool, now: Instant) -> usize {
+    pub fn disconnect_sockets(mut self, close: bool, now: Instant) -> usize {
         let ids = self.sockets();
         for id in &ids {
             let _ = self.server.disconnect(id, close, now);
         }
+        self.tell_adapter(ServerSideOp::Disconnect { close });
         ids.len()
+    }
+
+    fn tell_adapter(&mut self, op: ServerSideOp) {
+        if let Some(ns) = self.server.namespaces.get_mut(&self.nsp) {
+            ns.adapter.server_side(&op, &self.opts);
+        }
     }
     // ANCHOR_END: server_side
 }

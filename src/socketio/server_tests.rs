@@ -871,3 +871,77 @@ fn garbage_from_one_client_never_disturbs_the_others() {
     assert_eq!(s.of("/").sockets(), [b]);
     assert_eq!(s.namespaces(), ["/", "/admin"]);
 }
+
+/// What the recording adapter saw (one test uses it).
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The in-memory adapter, plus a log of what a cluster adapter would
+/// publish: chapter 6's Redis adapter sits at this boundary.
+#[derive(Default)]
+struct Recording(InMemoryAdapter);
+
+impl Adapter for Recording {
+    fn add(&mut self, socket: &SocketId, room: &str) {
+        self.0.add(socket, room)
+    }
+    fn del(&mut self, socket: &SocketId, room: &str) {
+        self.0.del(socket, room)
+    }
+    fn del_all(&mut self, socket: &SocketId) {
+        self.0.del_all(socket)
+    }
+    fn socket_rooms(&self, socket: &SocketId) -> Vec<String> {
+        self.0.socket_rooms(socket)
+    }
+    fn contains(&self, socket: &SocketId, room: &str) -> bool {
+        self.0.contains(socket, room)
+    }
+    fn room_count(&self, socket: &SocketId) -> usize {
+        self.0.room_count(socket)
+    }
+    fn rooms(&self) -> Vec<String> {
+        self.0.rooms()
+    }
+    fn select(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
+        self.0.select(opts)
+    }
+    fn broadcast(&mut self, packet: &Arc<Encoded>, opts: &BroadcastOptions) -> Vec<SocketId> {
+        SEEN.lock().unwrap().push(format!(
+            "publish {} to {:?} except {:?}",
+            packet.text, opts.rooms, opts.except
+        ));
+        self.0.select(opts)
+    }
+    fn server_side(&mut self, op: &ServerSideOp, opts: &BroadcastOptions) {
+        SEEN.lock()
+            .unwrap()
+            .push(format!("{op:?} on {:?}", opts.rooms));
+    }
+}
+
+#[test]
+fn another_adapter_sees_each_broadcast_once_encoded_and_each_server_side_operation() {
+    let mut s = Server::new(Config::default());
+    s.set_adapter(|_| Box::new(Recording::default()));
+    s.namespace("/cluster");
+    let now = t0();
+    let a = join(&mut s, A, "/cluster", now);
+    join(&mut s, B, "/cluster", now);
+    s.join(&a, "red").unwrap();
+    assert_eq!(s.of("/cluster").to("red").emit("m", vec![]).unwrap(), 1);
+    s.broadcast_from(&a).unwrap().emit("n", vec![]).unwrap();
+    s.of("/cluster").to("red").sockets_join(&["blue"]);
+    s.of("/cluster").to("blue").sockets_leave(&["blue"]);
+    s.of("/cluster").to("red").disconnect_sockets(false, now);
+    let seen = std::mem::take(&mut *SEEN.lock().unwrap());
+    assert_eq!(
+        seen,
+        [
+            r#"publish 2/cluster,["m"] to {"red"} except {}"#.to_owned(),
+            format!(r#"publish 2/cluster,["n"] to {{}} except {{"{a}"}}"#),
+            r#"Join(["blue"]) on {"red"}"#.to_owned(),
+            r#"Leave(["blue"]) on {"blue"}"#.to_owned(),
+            r#"Disconnect { close: false } on {"red"}"#.to_owned(),
+        ]
+    );
+}
