@@ -63,6 +63,11 @@ fn home_prints_the_chapters_and_serves_the_book() {
         "chapter 1 includes the real echo code"
     );
     assert!(get(&addr, "/../Cargo.toml").starts_with("HTTP/1.1 404"));
+    // An unknown path gets the book's own 404 page, not plain text.
+    let missing = get(&addr, "/no-such-page.html");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("text/html"), "{missing}");
+    assert!(missing.contains("Document not found"), "{missing}");
 }
 
 #[test]
