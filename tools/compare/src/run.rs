@@ -33,6 +33,15 @@ impl Server {
         ]
     }
 
+    /// A server known only by name (for redrawing plots from a CSV).
+    pub fn named(name: &'static str) -> Server {
+        Server {
+            name,
+            program: "",
+            args: &[],
+        }
+    }
+
     /// Peers in other languages, installed by scripts/test-all: Node's `ws`
     /// and Python's `websockets` (asyncio). `None` if either is missing.
     pub fn other_languages() -> Result<Vec<Server>, String> {
@@ -160,6 +169,42 @@ impl Row {
             self.rss_kib_per_connection.unwrap_or(0.0),
             self.failed
         )
+    }
+
+    /// Reads back what [`Row::csv`] wrote (for `--replot`).
+    pub fn parse_csv(text: &str) -> Result<Vec<Row>, String> {
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells.len() != 13 {
+                return Err(format!(
+                    "results.csv line {}: {} cells, not 13",
+                    i + 1,
+                    cells.len()
+                ));
+            }
+            let int = |c: &str| {
+                c.parse::<usize>()
+                    .map_err(|e| format!("line {}: {e}", i + 1))
+            };
+            let num = |c: &str| c.parse::<f64>().ok();
+            rows.push(Row {
+                server: String::leak(cells[0].to_string()),
+                idle: cells[1] == "idle",
+                connections: int(cells[2])?,
+                rep: int(cells[3])?,
+                established: int(cells[4])?,
+                failed: int(cells[5])?,
+                msgs_per_sec: num(cells[6]),
+                p50: num(cells[7]),
+                p99: num(cells[8]),
+                rss_kib: num(cells[9]),
+                rss_kib_per_connection: num(cells[10]),
+                context_switches_per_msg: num(cells[11]),
+                instructions_per_msg: num(cells[12]),
+            });
+        }
+        Ok(rows)
     }
 
     pub fn csv(rows: &[Row]) -> String {
