@@ -225,6 +225,9 @@ fn summarize(rows: &[Row], servers: &[Server], args: &Args, perf: bool) -> Strin
     } else {
         format!("failed (total of {} runs)", args.reps)
     };
+    // The anchors let a page include the echo table alone
+    // (`{{#include summary.md:echo}}`); they render as nothing.
+    let _ = writeln!(out, "<!-- ANCHOR: echo -->");
     let _ = writeln!(
         out,
         "| server | connections | msgs/s | p50 µs | p99 µs | context switches/msg | instructions/msg | {failed_header} |"
@@ -261,6 +264,7 @@ fn summarize(rows: &[Row], servers: &[Server], args: &Args, perf: bool) -> Strin
             );
         }
     }
+    let _ = writeln!(out, "<!-- ANCHOR_END: echo -->");
     let _ = writeln!(
         out,
         "\nRatios, netladder mio / tokio-tungstenite (throughput above 1.0 and p99 below 1.0 are better):\n"
@@ -341,6 +345,7 @@ netladder mio,echo,100,2,100,3,3000,10,20,,,0.5,\n",
         args.idle.clear();
         let summary = summarize(&rows, &servers, &args, false);
         assert!(summary.contains("failed (total of 2 runs)"), "{summary}");
+        assert!(summary.contains("<!-- ANCHOR: echo -->\n| server |"), "{summary}");
         assert!(
             summary.contains("| netladder mio | 100 | 3000 |"),
             "{summary}"
