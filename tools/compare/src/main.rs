@@ -345,7 +345,10 @@ netladder mio,echo,100,2,100,3,3000,10,20,,,0.5,\n",
         args.idle.clear();
         let summary = summarize(&rows, &servers, &args, false);
         assert!(summary.contains("failed (total of 2 runs)"), "{summary}");
-        assert!(summary.contains("<!-- ANCHOR: echo -->\n| server |"), "{summary}");
+        assert!(
+            summary.contains("<!-- ANCHOR: echo -->\n| server |"),
+            "{summary}"
+        );
         assert!(
             summary.contains("| netladder mio | 100 | 3000 |"),
             "{summary}"
