@@ -41,6 +41,7 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false),
         )
         .with(tracing_subscriber::filter::LevelFilter::WARN)

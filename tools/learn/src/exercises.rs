@@ -570,7 +570,13 @@ fn tests_section(text: &str) -> Option<&str> {
 /// not know yet (a new exercise) is taken from the working tree.
 pub fn verify(root: &Path) -> Result<()> {
     let exercises = load(root)?;
-    let pristine = Pristine::make(root, &exercises)?;
+    let target = target_dir(root)?;
+    let pristine = Pristine::make(
+        root,
+        &exercises_dir(root),
+        &target.join("netladder-learn/pristine"),
+        &exercises,
+    )?;
     if !pristine.from_working_tree.is_empty() {
         say!(
             "not in git yet, checked as they are: {}",
@@ -620,11 +626,13 @@ struct Pristine {
 }
 
 impl Pristine {
-    fn make(root: &Path, exercises: &[Exercise]) -> Result<Pristine> {
+    /// Copies the exercises package from `source` (the working tree's
+    /// `exercises/`) to `dir`, then puts the committed stubs in place.
+    fn make(root: &Path, source: &Path, dir: &Path, exercises: &[Exercise]) -> Result<Pristine> {
         let target = target_dir(root)?;
-        let dir = target.join("netladder-learn/pristine");
+        let dir = dir.to_path_buf();
         let _ = fs::remove_dir_all(&dir);
-        copy_dir(&exercises_dir(root), &dir)?;
+        copy_dir(source, &dir)?;
         // A workspace of its own, with the root's lock file and target folder.
         let manifest = fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| e.to_string())?;
         let manifest = standalone_manifest(root, &manifest)?;
@@ -825,6 +833,37 @@ mod tests {
             parsed["package"]["name"].as_str(),
             Some("netladder-exercises")
         );
+    }
+
+    #[test]
+    fn verify_copies_the_committed_stub_over_a_solved_one() {
+        let root = crate::repo_root();
+        let exercises = load(&root).unwrap();
+        let exercise = &exercises[0];
+        if committed(&root, &format!("exercises/{}", exercise.path)).is_none() {
+            return; // not a git checkout: nothing to compare with
+        }
+        let scratch =
+            std::env::temp_dir().join(format!("netladder-pristine-{}", std::process::id()));
+        let (learner, copy) = (scratch.join("learner"), scratch.join("copy"));
+        copy_dir(&exercises_dir(&root), &learner).unwrap();
+        // The learner solved the first exercise in place.
+        fs::copy(
+            learner.join(&exercise.solution),
+            learner.join(&exercise.path),
+        )
+        .unwrap();
+        let pristine = Pristine::make(&root, &learner, &copy, &exercises).unwrap();
+        let stub = fs::read_to_string(copy.join(&exercise.path)).unwrap();
+        let solved = fs::read_to_string(learner.join(&exercise.path)).unwrap();
+        fs::remove_dir_all(&scratch).unwrap();
+        assert!(stub.contains("todo!("), "the copy has the committed stub");
+        assert!(
+            !solved.contains("todo!("),
+            "the learner's file is left as it was"
+        );
+        assert!(pristine.edited.contains(&exercise.name));
+        assert!(pristine.from_working_tree.is_empty());
     }
 
     #[test]
