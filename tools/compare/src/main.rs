@@ -208,16 +208,18 @@ fn summarize(rows: &[Row], servers: &[Server], args: &Args, perf: bool) -> Strin
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Measured on {}, {}; server pinned to core 0, load generator to core 1; {}-byte binary messages, one in flight per connection, {} s per run; figures are the {}{}.\n",
+        "Measured on {}, {}; server pinned to core 0, load generator to core 1; {}-byte binary messages, one in flight per connection, {} s per run; {}.\n",
         machine(),
         today(),
         args.size,
         args.duration,
-        runs(args.reps),
         if args.reps == 1 {
-            ""
+            "figures are from one run".to_string()
         } else {
-            ", except `failed`, the total over the runs"
+            format!(
+                "figures are the {}, except `failed`, the total over the runs",
+                runs(args.reps)
+            )
         }
     );
     let failed_header = if args.reps == 1 {
