@@ -116,6 +116,7 @@
 pub mod adapter;
 pub mod handlers;
 pub mod packet;
+pub mod redis;
 pub mod server;
 pub mod value;
 

@@ -1,0 +1,50 @@
+//! Chapter 6's wire format: Socket.IO servers sharing rooms through Redis,
+//! byte-compatible with Node's `@socket.io/redis-adapter` v8 (classic
+//! pub/sub) and `@socket.io/redis-emitter`. Sans-IO like the rest: these
+//! types make and read the bytes; redis-rs moves them.
+//!
+//! - [`channels`]: `socket.io#/#`, `socket.io#/#room#`,
+//!   `socket.io-request#/#`, `socket.io-response#/#`, and the sharded
+//!   adapter's names.
+//! - [`wire`]: a broadcast is msgpack `[uid, {type, data, nsp}, {rooms,
+//!   except, flags}]`; requests and responses are JSON with a numeric
+//!   [`RequestType`] (msgpack for a broadcast with acks, whose packet may
+//!   hold binary).
+//! - [`tracker`]: requests waiting for the other servers' answers, with
+//!   Node's 5 s timeout.
+//! - [`emitter`]: publish from a process that is not a server, in Node's
+//!   format or python-socketio's.
+//! - `value_serde`: [`Value`](crate::socketio::Value) through serde:
+//!   binary as msgpack `bin`, integral numbers as integers, as notepack
+//!   writes them.
+
+pub mod channels;
+pub mod emitter;
+pub mod tracker;
+mod value_serde;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use channels::{Channels, ShardedChannels};
+pub use emitter::{EMITTER_UID, EmitError, Emitter, Publish, PythonEmit};
+pub use tracker::{Finished, Tracker};
+pub use wire::{
+    BroadcastMessage, Flags, RemoteSocket, Request, RequestType, Response, Selection, WireError,
+    WireOpts, WirePacket,
+};
+
+/// A fresh server uid the way Node's adapter makes one (`uid2(6)`: six
+/// characters from `A-Za-z0-9`); also used for request ids.
+pub fn new_uid() -> Result<String, getrandom::Error> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes)?;
+    // 256 is not a multiple of 62: a slight bias, harmless for an id that
+    // only has to differ from the other servers'.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}

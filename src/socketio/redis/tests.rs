@@ -1,0 +1,329 @@
+//! Test vectors: the hex and JSON below were printed by
+//! `tests/node/redis_vectors.cjs` (notepack.io 3.0.1, the msgpack encoder
+//! of @socket.io/redis-adapter 8.3.0 and @socket.io/redis-emitter 5.1.0,
+//! fed the objects those packages build). Not written by hand.
+
+use super::*;
+use crate::socketio::Value;
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn json(text: &str) -> Value {
+    Value::from(serde_json::from_str::<serde_json::Value>(text).unwrap())
+}
+
+const ADAPTER_PLAIN: &str = "93a661626331323383a47479706502a46461746192a463686174a568656c6c6fa36e7370a12f83a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380";
+const ADAPTER_BINARY: &str = "93a661626331323383a47479706502a46461746193a466696c65c40301020383a166cb3ff8000000000000a16e01a178fba36e7370a62f61646d696e83a5726f6f6d7392a161a162a665786365707491a163a5666c61677384a8766f6c6174696c65c3a8636f6d7072657373c2a56c6f63616cc3a774696d656f7574cd03e8";
+const EMITTER: &str = "93a7656d697474657283a47479706502a46461746192a46e65777381a16101a36e7370a12f83a5726f6f6d7391a172a5666c61677380a665786365707490";
+const NUMBERS: &str = "9acd012cce00011170cf000000012a05f200d0dfd1ff38d2ffff63c0d3ffffffff4d2fa200cb4004000000000000c0c3";
+const BROADCAST_REQUEST: &str = "85a3756964a6616263313233a9726571756573744964a6713177326533a47479706507a67061636b657483a47479706502a46461746191a470696e67a36e7370a12fa46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd1388";
+const BROADCAST_ACK: &str =
+    "83a47479706509a9726571756573744964a6713177326533a67061636b657492a4706f6e67c40109";
+
+fn plain() -> BroadcastMessage {
+    BroadcastMessage {
+        uid: "abc123".into(),
+        packet: WirePacket::event("/", "chat", vec!["hello".into()]),
+        opts: WireOpts {
+            rooms: strings(&["room1"]),
+            ..WireOpts::default()
+        },
+    }
+}
+
+fn binary() -> BroadcastMessage {
+    BroadcastMessage {
+        uid: "abc123".into(),
+        packet: WirePacket::event(
+            "/admin",
+            "file",
+            vec![Value::binary([1, 2, 3]), json(r#"{"f":1.5,"n":1,"x":-5}"#)],
+        ),
+        opts: WireOpts {
+            rooms: strings(&["a", "b"]),
+            except: strings(&["c"]),
+            flags: Flags {
+                volatile: Some(true),
+                compress: Some(false),
+                local: Some(true),
+                timeout: Some(1000),
+                ..Flags::default()
+            },
+        },
+    }
+}
+
+#[test]
+fn broadcasts_encode_to_nodes_bytes() {
+    assert_eq!(plain().encode(), unhex(ADAPTER_PLAIN));
+    assert_eq!(binary().encode(), unhex(ADAPTER_BINARY));
+}
+
+#[test]
+fn broadcasts_from_node_decode() {
+    assert_eq!(
+        BroadcastMessage::decode(&unhex(ADAPTER_PLAIN)).unwrap(),
+        plain()
+    );
+    let b = BroadcastMessage::decode(&unhex(ADAPTER_BINARY)).unwrap();
+    assert_eq!(b, binary());
+    // The Buffer came back as bytes, not as an array of numbers.
+    let Some(Value::Array(args)) = b.packet.data else {
+        panic!("no data array")
+    };
+    assert_eq!(args[1].as_binary(), Some(&[1u8, 2, 3][..]));
+}
+
+#[test]
+fn a_server_ignores_its_own_broadcasts_and_other_namespaces() {
+    let bytes = unhex(ADAPTER_PLAIN);
+    assert_eq!(
+        BroadcastMessage::decode_for(&bytes, "abc123", "/"),
+        Ok(None)
+    );
+    assert_eq!(
+        BroadcastMessage::decode_for(&bytes, "zzz999", "/admin"),
+        Ok(None)
+    );
+    assert_eq!(
+        BroadcastMessage::decode_for(&bytes, "zzz999", "/"),
+        Ok(Some(plain()))
+    );
+}
+
+#[test]
+fn the_emitter_writes_what_nodes_emitter_writes() {
+    let p = emitter::Emitter::new("/")
+        .to("r")
+        .emit("news", vec![json(r#"{"a":1}"#)])
+        .unwrap();
+    assert_eq!(p.channel, "socket.io#/#r#");
+    assert_eq!(p.payload, unhex(EMITTER));
+    let back = BroadcastMessage::decode(&p.payload).unwrap();
+    assert_eq!(back.uid, EMITTER_UID);
+    assert_eq!(
+        emitter::Emitter::new("admin")
+            .emit("x", vec![])
+            .unwrap()
+            .channel,
+        "socket.io#/admin#"
+    );
+    assert_eq!(
+        emitter::Emitter::new("/").emit("connect", vec![]),
+        Err(EmitError::ReservedEvent("connect".into()))
+    );
+}
+
+#[test]
+fn numbers_take_notepacks_forms() {
+    let v = json("[300, 70000, 5000000000, -33, -200, -40000, -3000000000, 2.5, null, true]");
+    assert_eq!(rmp_serde::to_vec(&v).unwrap(), unhex(NUMBERS));
+    // An integral float is an integer in JavaScript, and on the wire.
+    assert_eq!(rmp_serde::to_vec(&json("2.0")).unwrap(), [2]);
+    let back: Value = rmp_serde::from_slice(&unhex(NUMBERS)).unwrap();
+    assert_eq!(back, v);
+}
+
+#[test]
+fn notepacks_undefined_reads_as_null_and_garbage_is_an_error() {
+    // [undefined] as older notepack wrote it: fixext 1, type 0, 0x00.
+    let v: Value = rmp_serde::from_slice(&[0x91, 0xd4, 0x00, 0x00]).unwrap();
+    assert_eq!(v, Value::Array(vec![Value::Null]));
+    assert!(BroadcastMessage::decode(b"").is_err());
+    assert!(BroadcastMessage::decode(&[0x93, 0xa1]).is_err());
+    assert!(BroadcastMessage::decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(Request::decode(b"{not json").is_err());
+    // A huge announced length is not trusted (no allocation of it).
+    assert!(rmp_serde::from_slice::<Value>(&[0xdf, 0xff, 0xff, 0xff, 0xff]).is_err());
+}
+
+#[test]
+fn requests_encode_to_nodes_json() {
+    let sel = Selection {
+        rooms: strings(&["a"]),
+        except: strings(&["b"]),
+    };
+    let cases = [
+        (
+            Request::sockets_join(Some("abc123"), &sel, strings(&["c", "d"])),
+            r#"{"uid":"abc123","type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c","d"]}"#,
+        ),
+        (
+            Request::sockets_join(None, &Selection::default(), strings(&["c"])),
+            r#"{"type":2,"opts":{"rooms":[],"except":[]},"rooms":["c"]}"#,
+        ),
+        (
+            Request::disconnect_sockets(
+                Some("abc123"),
+                &Selection {
+                    rooms: strings(&["a"]),
+                    except: vec![],
+                },
+                true,
+            ),
+            r#"{"uid":"abc123","type":4,"opts":{"rooms":["a"],"except":[]},"close":true}"#,
+        ),
+        (
+            Request::fetch_sockets(
+                "abc123",
+                "q1w2e3",
+                &Selection {
+                    rooms: strings(&["a"]),
+                    except: vec![],
+                },
+            ),
+            r#"{"uid":"abc123","requestId":"q1w2e3","type":5,"opts":{"rooms":["a"],"except":[]}}"#,
+        ),
+        (
+            Request::all_rooms("abc123", "q1w2e3"),
+            r#"{"uid":"abc123","requestId":"q1w2e3","type":1}"#,
+        ),
+        (
+            Request::server_side_emit("emitter", None, vec!["hi".into(), 1i64.into()]),
+            r#"{"uid":"emitter","type":6,"data":["hi",1]}"#,
+        ),
+        (
+            Request::server_side_emit("abc123", Some("q1w2e3"), vec!["hi".into()]),
+            r#"{"uid":"abc123","requestId":"q1w2e3","type":6,"data":["hi"]}"#,
+        ),
+    ];
+    for (request, node) in cases {
+        assert_eq!(String::from_utf8(request.encode()).unwrap(), node);
+        // and Node's bytes read back as the same request
+        let back = Request::decode(node.as_bytes()).unwrap();
+        assert_eq!(back.encode(), node.as_bytes());
+    }
+    let decoded =
+        Request::decode(br#"{"type":4,"opts":{"rooms":["a"],"except":[]},"close":true}"#).unwrap();
+    assert_eq!(decoded.request_type(), Some(RequestType::RemoteDisconnect));
+    assert_eq!(decoded.close, Some(true));
+    assert_eq!(RequestType::from_number(9), Some(RequestType::BroadcastAck));
+    assert_eq!(RequestType::from_number(10), None);
+}
+
+#[test]
+fn broadcast_with_acks_is_msgpack_both_ways() {
+    let request = Request::broadcast(
+        "abc123",
+        "q1w2e3",
+        WirePacket::event("/", "ping", vec![]),
+        WireOpts {
+            flags: Flags {
+                timeout: Some(5000),
+                ..Flags::default()
+            },
+            ..WireOpts::default()
+        },
+    );
+    assert_eq!(request.encode(), unhex(BROADCAST_REQUEST));
+    assert_eq!(Request::decode(&unhex(BROADCAST_REQUEST)).unwrap(), request);
+
+    let ack = Response {
+        kind: Some(RequestType::BroadcastAck as u8),
+        request_id: "q1w2e3".into(),
+        packet: Some(Value::Array(vec!["pong".into(), Value::binary([9])])),
+        ..Response::default()
+    };
+    assert_eq!(ack.encode(), unhex(BROADCAST_ACK));
+    assert_eq!(Response::decode(&unhex(BROADCAST_ACK)).unwrap(), ack);
+
+    let count = Response {
+        kind: Some(RequestType::BroadcastClientCount as u8),
+        request_id: "q1w2e3".into(),
+        client_count: Some(3),
+        ..Response::default()
+    };
+    assert_eq!(
+        count.encode(),
+        br#"{"type":8,"requestId":"q1w2e3","clientCount":3}"#
+    );
+}
+
+#[test]
+fn fetch_sockets_responses_carry_remote_sockets() {
+    let s = RemoteSocket {
+        id: "aaaaaaaaaaaaaaaaaaaa".into(),
+        handshake: json(r#"{"address":"127.0.0.1","query":{}}"#),
+        rooms: strings(&["aaaaaaaaaaaaaaaaaaaa", "lobby"]),
+        data: json(r#"{"user":"ann"}"#),
+    };
+    let response = Response {
+        request_id: "q1w2e3".into(),
+        sockets: Some(vec![s.to_value()]),
+        ..Response::default()
+    };
+    let back = Response::decode(&response.encode()).unwrap();
+    let sockets = back.sockets.unwrap();
+    assert_eq!(RemoteSocket::from_value(&sockets[0]), Some(s));
+    assert_eq!(RemoteSocket::from_value(&Value::from("x")), None);
+}
+
+#[test]
+fn python_socketio_messages_look_like_json_dumps() {
+    let emit = PythonEmit {
+        event: "news".into(),
+        args: vec![json(r#"{"a":1}"#), "é".into()],
+        namespace: "/".into(),
+        rooms: strings(&["r"]),
+        skip_sid: None,
+        host_id: "0123456789abcdef0123456789abcdef".into(),
+    };
+    // What python's json.dumps gives for PubSubManager.emit's dict.
+    assert_eq!(
+        String::from_utf8(emit.encode()).unwrap(),
+        r#"{"method": "emit", "event": "news", "data": [{"a": 1}, "\u00e9"], "binary": false, "namespace": "/", "room": "r", "skip_sid": null, "callback": null, "host_id": "0123456789abcdef0123456789abcdef"}"#
+    );
+    let with_bytes = PythonEmit {
+        args: vec![Value::binary([1, 2])],
+        rooms: vec![],
+        ..emit
+    };
+    let text = String::from_utf8(with_bytes.encode()).unwrap();
+    assert!(
+        text.contains(r#""data": [[{"_placeholder": true, "num": 0}], "AQI="], "binary": true"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""room": null"#));
+    let id = emitter::random_host_id().unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[test]
+fn emitter_server_side_operations_are_requests() {
+    let e = emitter::Emitter::new("/").to("a").except("b");
+    let join = e.sockets_join(&["c", "d"]);
+    assert_eq!(join.channel, "socket.io-request#/#");
+    assert_eq!(
+        join.payload,
+        br#"{"type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c","d"]}"#
+    );
+    assert_eq!(
+        e.sockets_leave(&["c"]).payload,
+        br#"{"type":3,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c"]}"#
+    );
+    assert_eq!(
+        e.disconnect_sockets(false).payload,
+        br#"{"type":4,"opts":{"rooms":["a"],"except":["b"]},"close":false}"#
+    );
+    assert_eq!(
+        e.server_side_emit("hi", vec![1i64.into()]).payload,
+        br#"{"uid":"emitter","type":6,"data":["hi",1]}"#
+    );
+}
+
+#[test]
+fn uids_look_like_uid2() {
+    let a = new_uid().unwrap();
+    assert_eq!(a.len(), 6);
+    assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
+}
