@@ -207,3 +207,204 @@ fn bad_input_and_an_unreachable_redis_are_clear_errors() {
         .unwrap();
     assert_eq!(down.status.code(), Some(2));
 }
+
+/// The Node peers from tests/node (`npm ci` there; scripts/test-all does).
+fn node_peers() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let installed = dir.join("node_modules/@socket.io/redis-adapter").is_dir()
+        && dir.join("node_modules/socket.io-client").is_dir();
+    let node = Command::new("node").arg("--version").output().is_ok();
+    if installed && node {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: node or the Node peers are missing (run `npm ci` in tests/node; \
+             scripts/test-all does)"
+        );
+        None
+    }
+}
+
+#[test]
+fn a_node_server_on_the_official_adapter_delivers_what_ch06_emit_publishes() {
+    use std::io::{BufRead, BufReader};
+    let Some(redis) = Redis::start() else { return };
+    let Some(dir) = node_peers() else { return };
+    let mut peer = Command::new("node")
+        .arg(dir.join("redis_cluster_peer.mjs"))
+        .arg(redis.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = peer.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the Node peer said nothing while waiting for {what}"));
+        assert!(
+            line.starts_with(what),
+            "waiting for {what}, the peer said {line}"
+        );
+        line
+    };
+    next("ready");
+    // The adapter's PSUBSCRIBE socket.io#/#* is in place before we publish.
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query::<i64>(&mut con)
+        .unwrap()
+        < 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Node adapter never subscribed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ch06-emit"))
+        .args([
+            "--redis",
+            &redis.url(),
+            "--room",
+            "r",
+            "news",
+            r#"{"a":[1,"é"]}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(next("got"), r#"got news [{"a":[1,"é"]}]"#);
+    let status = peer.wait().unwrap();
+    assert!(status.success(), "the Node peer exited with {status}");
+}
+
+/// The unit tests' vectors, re-printed live by Node's notepack.io: our
+/// encoders give the same bytes as the Node code of the installed peers.
+#[test]
+fn our_encoders_match_vectors_printed_live_by_node() {
+    use netladder::socketio::Value;
+    use netladder::socketio::redis::{
+        Flags, Request, RequestType, Response, Selection, WireOpts, WirePacket,
+    };
+    let Some(dir) = node_peers() else { return };
+    let out = Command::new("node")
+        .arg(dir.join("redis_vectors.cjs"))
+        .current_dir(&dir)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let vector = |name: &str| -> Vec<u8> {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no vector {name}"));
+        if line.starts_with('{') {
+            line.as_bytes().to_vec()
+        } else {
+            unhex(line)
+        }
+    };
+    let json = |t: &str| Value::from(serde_json::from_str::<serde_json::Value>(t).unwrap());
+    let strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let plain = BroadcastMessage {
+        uid: "abc123".into(),
+        packet: WirePacket::event("/", "chat", vec!["hello".into()]),
+        opts: WireOpts {
+            rooms: strings(&["room1"]),
+            ..WireOpts::default()
+        },
+    };
+    assert_eq!(plain.encode(), vector("adapter_plain"));
+    let binary = BroadcastMessage {
+        uid: "abc123".into(),
+        packet: WirePacket::event(
+            "/admin",
+            "file",
+            vec![Value::binary([1, 2, 3]), json(r#"{"f":1.5,"n":1,"x":-5}"#)],
+        ),
+        opts: WireOpts {
+            rooms: strings(&["a", "b"]),
+            except: strings(&["c"]),
+            flags: Flags {
+                volatile: Some(true),
+                compress: Some(false),
+                local: Some(true),
+                timeout: Some(1000),
+                ..Flags::default()
+            },
+        },
+    };
+    assert_eq!(binary.encode(), vector("adapter_binary"));
+    let emitted = netladder::socketio::redis::Emitter::new("/")
+        .to("r")
+        .emit("news", vec![json(r#"{"a":1}"#)])
+        .unwrap();
+    assert_eq!(emitted.payload, vector("emitter"));
+    let request = Request::broadcast(
+        "abc123",
+        "q1w2e3",
+        WirePacket::event("/", "ping", vec![]),
+        WireOpts {
+            flags: Flags {
+                timeout: Some(5000),
+                ..Flags::default()
+            },
+            ..WireOpts::default()
+        },
+    );
+    assert_eq!(request.encode(), vector("broadcast_request"));
+    let ack = Response {
+        kind: Some(RequestType::BroadcastAck as u8),
+        request_id: "q1w2e3".into(),
+        packet: Some(Value::Array(vec!["pong".into(), Value::binary([9])])),
+        ..Response::default()
+    };
+    assert_eq!(ack.encode(), vector("broadcast_ack"));
+    let sel = Selection {
+        rooms: strings(&["a"]),
+        except: strings(&["b"]),
+    };
+    assert_eq!(
+        Request::sockets_join(Some("abc123"), &sel, strings(&["c", "d"])).encode(),
+        vector("join")
+    );
+    let only_a = Selection {
+        rooms: strings(&["a"]),
+        except: vec![],
+    };
+    assert_eq!(
+        Request::fetch_sockets("abc123", "q1w2e3", &only_a).encode(),
+        vector("fetch")
+    );
+    assert_eq!(
+        Request::disconnect_sockets(Some("abc123"), &only_a, true).encode(),
+        vector("disconnect")
+    );
+    assert_eq!(
+        Request::all_rooms("abc123", "q1w2e3").encode(),
+        vector("all_rooms")
+    );
+}

@@ -1,8 +1,9 @@
 // Prints the test vectors of src/socketio/redis/tests.rs: the bytes Node's
 // @socket.io/redis-adapter 8.3.0 and @socket.io/redis-emitter 5.1.0 publish,
 // built the way their dist/index.js build them (notepack.io 3.0.1 for
-// msgpack, JSON.stringify for requests), so that a change can be re-checked:
-//   npm install notepack.io@3.0.1 && node tests/node/redis_vectors.cjs
+// msgpack, JSON.stringify for requests). tests/ch06_redis.rs runs it from
+// tests/node and compares our bytes:
+//   cd tests/node && npm ci && node redis_vectors.cjs
 const msgpack = require("notepack.io");
 const hex = (b) => Buffer.from(b).toString("hex");
 const out = (name, bytes) => console.log(`${name} ${hex(bytes)}`);

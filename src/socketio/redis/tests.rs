@@ -1,7 +1,8 @@
 //! Test vectors: the hex and JSON below were printed by
 //! `tests/node/redis_vectors.cjs` (notepack.io 3.0.1, the msgpack encoder
 //! of @socket.io/redis-adapter 8.3.0 and @socket.io/redis-emitter 5.1.0,
-//! fed the objects those packages build). Not written by hand.
+//! fed the objects those packages build). Not written by hand, and
+//! `tests/ch06_redis.rs` re-prints them live when the Node peers are there.
 
 use super::*;
 use crate::socketio::Value;
