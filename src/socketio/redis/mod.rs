@@ -14,11 +14,15 @@
 //!   Node's 5 s timeout.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
 //!   format or python-socketio's.
+//! - `convert`: [`WirePacket`] from the server's [`Encoded`](crate::socketio::Encoded)
+//!   broadcast and back to a [`Packet`](crate::socketio::Packet);
+//!   [`WireOpts`] from and to [`BroadcastOptions`](crate::socketio::BroadcastOptions).
 //! - `value_serde`: [`Value`](crate::socketio::Value) through serde:
 //!   binary as msgpack `bin`, integral numbers as integers, as notepack
 //!   writes them.
 
 pub mod channels;
+mod convert;
 pub mod emitter;
 pub mod tracker;
 mod value_serde;

@@ -16,6 +16,8 @@ pub enum WireError {
     Msgpack(String),
     /// Not JSON of the expected shape.
     Json(String),
+    /// A packet that cannot be delivered (or read back).
+    Packet(String),
 }
 
 impl fmt::Display for WireError {
@@ -23,6 +25,7 @@ impl fmt::Display for WireError {
         match self {
             WireError::Msgpack(e) => write!(f, "malformed msgpack message: {e}"),
             WireError::Json(e) => write!(f, "malformed JSON message: {e}"),
+            WireError::Packet(e) => write!(f, "unusable packet: {e}"),
         }
     }
 }
