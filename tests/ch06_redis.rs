@@ -408,3 +408,84 @@ fn our_encoders_match_vectors_printed_live_by_node() {
         vector("all_rooms")
     );
 }
+
+/// Runs a peer script that prints `ready`, then `got ...` for the first
+/// event its client receives; emits with ch06-emit `args` after `ready`
+/// and returns the `got` line.
+fn peer_receives(mut peer: Command, redis: &Redis, args: &[&str]) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut child = peer
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the peer starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next = |what: &str| {
+        let line = rx.recv_timeout(Duration::from_secs(25));
+        let line = line.unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the peer said nothing while waiting for {what}")
+        });
+        assert!(
+            line.starts_with(what),
+            "waiting for {what}, the peer said {line}"
+        );
+        line
+    };
+    next("ready");
+    let out = Command::new(env!("CARGO_BIN_EXE_ch06-emit"))
+        .args(["--redis", &redis.url()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = next("got");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the peer exited with {status}");
+    got
+}
+
+#[test]
+fn a_python_socketio_server_on_redis_manager_delivers_what_ch06_emit_publishes() {
+    let Some(redis) = Redis::start() else { return };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import socketio, redis, requests"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        eprintln!(
+            "SKIPPED: python-socketio is not in .venv (scripts/test-all installs \
+             tests/python/requirements.txt there)"
+        );
+        return;
+    }
+    let mut peer = Command::new(python);
+    peer.arg(root.join("tests/python/redis_manager_peer.py"))
+        .arg(redis.url());
+    let args = [
+        "--format",
+        "python",
+        "--room",
+        "lobby",
+        "chat",
+        r#"{"text":"hé"}"#,
+    ];
+    assert_eq!(
+        peer_receives(peer, &redis, &args),
+        r#"got chat [{"text": "hé"}]"#
+    );
+}
