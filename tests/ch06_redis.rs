@@ -489,3 +489,20 @@ fn a_python_socketio_server_on_redis_manager_delivers_what_ch06_emit_publishes()
         r#"got chat [{"text": "hé"}]"#
     );
 }
+
+#[test]
+fn numsub_counts_the_servers_on_a_request_channel() {
+    use netladder::socketio::redis::{Channels, Publisher};
+    let Some(redis) = Redis::start() else { return };
+    let request = Channels::new("socket.io", "/").request();
+    let mut p = Publisher::connect(&redis.url(), Duration::from_secs(5)).unwrap();
+    assert_eq!(p.numsub(&request).unwrap(), 0);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut a = client.get_connection().unwrap();
+    let mut b = client.get_connection().unwrap();
+    let mut sub_a = a.as_pubsub();
+    sub_a.subscribe(&request).unwrap();
+    let mut sub_b = b.as_pubsub();
+    sub_b.subscribe(&request).unwrap();
+    assert_eq!(p.numsub(&request).unwrap(), 2);
+}

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use netladder::socketio::Value;
+use netladder::socketio::redis::Publisher;
 use netladder::socketio::redis::emitter::{self, Emitter, PYTHON_CHANNEL, Publish, PythonEmit};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,15 +89,8 @@ fn message(args: &Args) -> Result<Publish, String> {
 }
 
 fn publish(url: &str, p: &Publish) -> redis::RedisResult<i64> {
-    let client = redis::Client::open(url)?;
-    let mut con = client.get_connection_with_timeout(Duration::from_secs(5))?;
-    // A blocked Redis makes the command fail, not this process hang.
-    con.set_read_timeout(Some(Duration::from_secs(5)))?;
-    con.set_write_timeout(Some(Duration::from_secs(5)))?;
-    redis::cmd("PUBLISH")
-        .arg(&p.channel)
-        .arg(&p.payload)
-        .query(&mut con)
+    // A blocked Redis makes the command fail after 5 s, not this process hang.
+    Publisher::connect(url, Duration::from_secs(5))?.publish(p)
 }
 
 fn main() -> ExitCode {

@@ -14,6 +14,8 @@
 //!   Node's 5 s timeout.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
 //!   format or python-socketio's.
+//! - [`client`]: [`Publisher`], a blocking redis-rs connection that
+//!   publishes them (for workers and the CLI, never an event loop).
 //! - `convert`: [`WirePacket`] from the server's [`Encoded`](crate::socketio::Encoded)
 //!   broadcast and back to a [`Packet`](crate::socketio::Packet);
 //!   [`WireOpts`] from and to [`BroadcastOptions`](crate::socketio::BroadcastOptions).
@@ -22,6 +24,7 @@
 //!   writes them.
 
 pub mod channels;
+pub mod client;
 mod convert;
 pub mod emitter;
 pub mod tracker;
@@ -32,6 +35,7 @@ pub mod wire;
 mod tests;
 
 pub use channels::{Channels, ShardedChannels};
+pub use client::Publisher;
 pub use emitter::{EMITTER_UID, EmitError, Emitter, Publish, PythonEmit};
 pub use tracker::{Finished, Tracker};
 pub use wire::{
