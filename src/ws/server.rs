@@ -181,9 +181,13 @@ impl<H: WsHandler> WsServerProtocol<H> {
     fn handshake(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut storage);
-        let head_len = match request.parse(input) {
-            Ok(httparse::Status::Complete(len)) if len <= self.config.max_head_size => len,
-            Ok(httparse::Status::Partial) if input.len() <= self.config.max_head_size => return 0,
+        // Only ever look at `max_head_size` bytes, so that the answer does
+        // not depend on how the bytes were split: a head still unfinished
+        // there is too large, whatever follows it.
+        let window = &input[..input.len().min(self.config.max_head_size)];
+        let head_len = match request.parse(window) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if window.len() < self.config.max_head_size => return 0,
             Ok(_) | Err(httparse::Error::TooManyHeaders) => {
                 self.refuse(Rejection::new(431, "request head too large"), ctx);
                 return input.len();
