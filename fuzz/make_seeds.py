@@ -98,7 +98,7 @@ HUGE = bytes.fromhex("827f0000000000010000") + bytes(16)
 CLOSE = bytes.fromhex("880203e8")
 CLOSE_MASKED = bytes.fromhex("888200000000") + bytes.fromhex("03e8")
 for frame in [MASKED_HELLO, UNMASKED_HELLO, FRAGMENTED, PING, PONG_MASKED, BIG, HUGE, CLOSE]:
-    write("ws_frame", b"\x00" + frame)
+    write("ws_frame", frame)  # no selector: the target reads frames
 write("ws_connection", b"\x00" + MASKED_HELLO + PONG_MASKED + CLOSE_MASKED)
 write("ws_connection", b"\x01" + FRAGMENTED + PING + UNMASKED_HELLO + CLOSE)
 write("ws_connection", b"\x01" + BIG + HUGE)

@@ -13,6 +13,8 @@
 //! field that claims 2^63 bytes and is believed before it is checked is
 //! caught this way, and needs no `unsafe` counting allocator.
 
+pub mod server;
+
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 
 /// The largest limit any target configures (bytes).
