@@ -83,7 +83,8 @@ impl ClientHandshake {
         subprotocols: &[&str],
         origin: Option<&str>,
     ) -> Result<ClientHandshake, HandshakeError> {
-        if !is_safe_field(host) {
+        // A host has no spaces: `Host:  ` would reach the server empty.
+        if !is_safe_field(host) || host.contains(' ') {
             return Err(HandshakeError::InvalidRequest("host"));
         }
         if !path.starts_with('/') || !is_safe_field(path) || path.contains(' ') {
@@ -248,6 +249,19 @@ mod tests {
             bad("h", "/", &[], Some("o\n")),
             HandshakeError::InvalidRequest("origin")
         );
+    }
+
+    /// Found by the `ws_handshake_client` fuzz target: a blank host was
+    /// written as `Host:  `, which every server refuses as missing.
+    #[test]
+    fn a_host_with_spaces_is_refused() {
+        for host in [" ", "a b", " h"] {
+            assert_eq!(
+                ClientHandshake::with_nonce(NONCE, host, "/", &[], None).unwrap_err(),
+                HandshakeError::InvalidRequest("host"),
+                "{host:?}"
+            );
+        }
     }
 
     #[test]
