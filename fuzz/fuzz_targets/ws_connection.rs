@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use netladder::ws::close::is_valid_code;
 use netladder::ws::frame::MAX_CONTROL_PAYLOAD;
 use netladder::ws::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
-use netladder_fuzz::{LIMIT, bytewise, whole};
+use netladder_fuzz::{LIMIT, bytewise, whole, ws_config};
 
 #[derive(Debug, PartialEq)]
 struct Run {
@@ -95,7 +95,7 @@ fn other(role: Role) -> Role {
 /// send must be valid for a peer of the other role.
 fn interleaved(role: Role, config: &Config, u: &mut Unstructured<'_>) -> Result<()> {
     let mut conn = WsConnection::new(role, config.clone());
-    let mut peer = WsConnection::new(other(role), Config::default());
+    let mut peer = WsConnection::new(other(role), ws_config());
     let mut wire = Vec::new();
     let mut pending = Vec::new();
     while !u.is_empty() {
@@ -162,7 +162,7 @@ fn interleaved(role: Role, config: &Config, u: &mut Unstructured<'_>) -> Result<
 
 /// Messages one role sends arrive unchanged at the other.
 fn round_trip(role: Role, u: &mut Unstructured<'_>) -> Result<()> {
-    let mut sender = WsConnection::new(role, Config::default());
+    let mut sender = WsConnection::new(role, ws_config());
     let mut sent = Vec::new();
     for _ in 0..u.int_in_range(0..=8)? {
         let message = match u.int_in_range(0..=3)? {
@@ -199,7 +199,7 @@ fn round_trip(role: Role, u: &mut Unstructured<'_>) -> Result<()> {
     sender.close(code, &reason).unwrap();
     sent.push(WsMessage::Close(code, reason));
 
-    let mut receiver = WsConnection::new(other(role), Config::default());
+    let mut receiver = WsConnection::new(other(role), ws_config());
     let wire = sender.take_output();
     let (got, error) = receive_all(&mut receiver, &wire, feed_whole);
     assert_eq!(error, None);
@@ -231,11 +231,7 @@ fuzz_target!(|data: &[u8]| {
             ..Config::default()
         }
     } else {
-        Config {
-            max_message_size: LIMIT,
-            max_frame_size: LIMIT,
-            ..Config::default()
-        }
+        ws_config()
     };
     let a = run(role, &config, input, feed_whole);
     let b = run(role, &config, input, feed_bytewise);

@@ -7,11 +7,12 @@
 //! (1 MiB), and `scripts/fuzz` runs libFuzzer with `-malloc_limit_mb=2`:
 //! libFuzzer (through the address sanitizer's malloc hooks, on by default
 //! with `cargo fuzz`) stops with "out-of-memory (malloc(N))" and saves the
-//! input as soon as any single allocation exceeds 2 MiB. So no input may
-//! make a parser allocate more than twice its configured limit at once (a
-//! `Vec` that doubles its capacity may reach twice what it holds). A length
-//! field that claims 2^63 bytes and is believed before it is checked is
-//! caught this way, and needs no `unsafe` counting allocator.
+//! input as soon as any single allocation reaches 2 MiB. So no input may
+//! make a parser allocate twice its configured limit at once (a `Vec` that
+//! doubles its capacity may reach twice what it holds). A length field that
+//! claims 2^63 bytes and is believed before it is checked is caught this
+//! way, and needs no `unsafe` counting allocator. The `alloc_guard` target
+//! proves the check is live: `scripts/fuzz` expects it to be stopped.
 
 pub mod server;
 
@@ -19,6 +20,15 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 
 /// The largest limit any target configures (bytes).
 pub const LIMIT: usize = 1024 * 1024;
+
+/// WebSocket limits of [`LIMIT`] (the defaults are 16 MiB).
+pub fn ws_config() -> netladder::ws::Config {
+    netladder::ws::Config {
+        max_message_size: LIMIT,
+        max_frame_size: LIMIT,
+        ..netladder::ws::Config::default()
+    }
+}
 
 /// A string of 0 to `max` characters drawn from `alphabet`.
 pub fn string_from(u: &mut Unstructured<'_>, alphabet: &[u8], max: usize) -> Result<String> {

@@ -19,7 +19,10 @@ impl WsHandler for Quiet {
 
 /// A server configuration chosen by `selector`'s bits.
 pub fn config(selector: u8, subprotocols: Vec<String>) -> Arc<ServerConfig> {
-    let mut config = ServerConfig::default();
+    let mut config = ServerConfig {
+        ws: crate::ws_config(),
+        ..ServerConfig::default()
+    };
     if selector & 1 == 1 {
         config = config.with_http(|request: &HttpRequest<'_>| match request.path {
             "/" => HttpResponse::html("<p>page</p>"),
