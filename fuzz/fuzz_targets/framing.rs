@@ -63,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
     // Whole and byte by byte agree.
     let (messages, error, left) = decode_all(framing, input, limit, feed_whole);
     let (messages_bw, error_bw, left_bw) = decode_all(framing, input, limit, feed_bytewise);
-    assert_eq!(messages, messages_bw, "messages differ when fed byte by byte");
+    assert_eq!(
+        messages, messages_bw,
+        "messages differ when fed byte by byte"
+    );
     assert_eq!(error, error_bw, "errors differ when fed byte by byte");
     if error.is_none() {
         assert_eq!(left, left_bw, "leftover differs when fed byte by byte");
@@ -79,7 +82,9 @@ fuzz_target!(|data: &[u8]| {
     // A line cannot carry `\n`, nor end in `\r` (stripped as part of CRLF).
     let payloads: Vec<&[u8]> = input
         .split(|&b| b == 0xff)
-        .filter(|p| framing == Framing::LengthPrefixed || !(p.contains(&b'\n') || p.ends_with(b"\r")))
+        .filter(|p| {
+            framing == Framing::LengthPrefixed || !(p.contains(&b'\n') || p.ends_with(b"\r"))
+        })
         .collect();
     let mut stream = Vec::new();
     for payload in &payloads {

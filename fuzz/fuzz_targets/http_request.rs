@@ -43,7 +43,10 @@ fn run(
         match progress.outcome {
             Outcome::NeedMore => Some(progress.consumed),
             Outcome::Request(request) => {
-                assert!(request.body.len() <= limits.max_body_bytes, "body over the limit");
+                assert!(
+                    request.body.len() <= limits.max_body_bytes,
+                    "body over the limit"
+                );
                 let response = Response::new(200).body(request.body.clone());
                 conn.respond(&response, now, &mut written)
                     .expect("a request handed out owes a response");
@@ -98,7 +101,13 @@ fn round_trip(u: &mut Unstructured<'_>, now: Instant) -> Result<()> {
     headers.push("Host", "fuzz.example");
     for _ in 0..u.int_in_range(0..=6)? {
         let name = token(u, 12)?;
-        let reserved = ["host", "content-length", "transfer-encoding", "expect", "connection"];
+        let reserved = [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "expect",
+            "connection",
+        ];
         if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
             continue;
         }
@@ -117,7 +126,10 @@ fn round_trip(u: &mut Unstructured<'_>, now: Instant) -> Result<()> {
     let mut out = Vec::new();
     let progress = conn.receive(&bytes, now, &mut out);
     let Outcome::Request(request) = progress.outcome else {
-        panic!("a written request was not read back: {:?}", String::from_utf8_lossy(&out));
+        panic!(
+            "a written request was not read back: {:?}",
+            String::from_utf8_lossy(&out)
+        );
     };
     assert_eq!(progress.consumed, bytes.len());
     assert_eq!(request.method, method);

@@ -15,7 +15,7 @@ use netladder::http::client::InvalidResponse;
 use netladder::http::response::{
     Answering, BodyFraming, reason_phrase, status_has_no_body, write_head, write_response,
 };
-use netladder::http::{ClientResponse, Headers, ResponseParser, Response, Version};
+use netladder::http::{ClientResponse, Headers, Response, ResponseParser, Version};
 use netladder_fuzz::{LIMIT, bytewise, string_from, token, visible, whole};
 
 /// The response, or the error, and where the parser stopped.
@@ -68,7 +68,12 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     let mut headers = Headers::new();
     for _ in 0..u.int_in_range(0..=6)? {
         let name = token(u, 12)?;
-        let reserved = ["content-length", "transfer-encoding", "server", "connection"];
+        let reserved = [
+            "content-length",
+            "transfer-encoding",
+            "server",
+            "connection",
+        ];
         if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
             continue;
         }
@@ -109,7 +114,11 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     assert_eq!(parsed.status, status);
     assert_eq!(parsed.reason, reason_phrase(status));
     assert_eq!(parsed.headers, expected);
-    let want: &[u8] = if status_has_no_body(status) { &[] } else { &body };
+    let want: &[u8] = if status_has_no_body(status) {
+        &[]
+    } else {
+        &body
+    };
     assert_eq!(parsed.body, want);
     Ok(())
 }

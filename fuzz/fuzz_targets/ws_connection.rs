@@ -60,7 +60,10 @@ fn run(
             WsMessage::Ping(p) | WsMessage::Pong(p) => p.len(),
             WsMessage::Close(_, reason) => reason.len(),
         };
-        assert!(len <= config.max_message_size.min(LIMIT), "a message over the limit");
+        assert!(
+            len <= config.max_message_size.min(LIMIT),
+            "a message over the limit"
+        );
     }
     let mut output = conn.take_output();
     if role == Role::Client {

@@ -53,7 +53,11 @@ fn any_input(input: &[u8]) {
             header.mask,
         );
         if header.rsv == 0 {
-            assert_eq!(again, &input[..len], "decode then encode changed the header");
+            assert_eq!(
+                again,
+                &input[..len],
+                "decode then encode changed the header"
+            );
         }
     }
     // Close payloads: valid ones re-encode to themselves.
@@ -93,7 +97,10 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     encode_frame(&mut frame, fin, opcode, &payload, mask);
     let (header, used) = decode_header(&frame).unwrap().unwrap();
     assert_eq!(header.payload_len, payload.len() as u64);
-    assert_eq!((header.fin, header.opcode, header.mask), (fin, opcode, mask));
+    assert_eq!(
+        (header.fin, header.opcode, header.mask),
+        (fin, opcode, mask)
+    );
     let mut body = frame[used..].to_vec();
     assert_eq!(body.len(), payload.len());
     // Unmask in two pieces, the way payloads arrive.

@@ -13,9 +13,9 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use netladder::http::client::{InvalidResponse, ResponseHead, parse_response_head};
+use netladder::ws::State;
 use netladder::ws::handshake::accept_key;
 use netladder::ws::handshake::client::{ClientHandshake, HandshakeError};
-use netladder::ws::State;
 use netladder_fuzz::server::{config, run};
 use netladder_fuzz::{TOKEN, string_from, token, whole};
 use std::time::Instant;
@@ -75,7 +75,9 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     };
     // Any origin: the origin policy is not what is tested here.
     let config = config(4, ours.clone());
-    let server = run(&config, Instant::now(), client.request_bytes(), |i, s| whole(i, s));
+    let server = run(&config, Instant::now(), client.request_bytes(), |i, s| {
+        whole(i, s)
+    });
     let (head, rest) = parse_response_head(&server.output)
         .expect("the server's answer is HTTP")
         .expect("the server's answer is complete");
@@ -89,7 +91,9 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     assert!(rest.is_empty());
     assert_eq!(server.ws, Some(State::Open));
     let fields: Vec<(&str, &[u8])> = head.headers.iter().collect();
-    let chosen = client.check_response(head.status, &fields).expect("the client accepts the 101");
+    let chosen = client
+        .check_response(head.status, &fields)
+        .expect("the client accepts the 101");
     let expected = ours.iter().find(|p| offered.contains(p)).cloned();
     assert_eq!(chosen, expected);
     Ok(())

@@ -41,7 +41,8 @@ pub fn string_from(u: &mut Unstructured<'_>, alphabet: &[u8], max: usize) -> Res
 }
 
 /// Token characters (RFC 9110 §5.6.2): header names, methods.
-pub const TOKEN: &[u8] = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+pub const TOKEN: &[u8] =
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Visible ASCII characters: header values, request targets.
 pub fn visible() -> Vec<u8> {
