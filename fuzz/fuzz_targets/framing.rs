@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
         usize::from(selector >> 1)
     };
 
+    // ANCHOR: properties
     // Whole and byte by byte agree.
     let (messages, error, left) = decode_all(framing, input, limit, feed_whole);
     let (messages_bw, error_bw, left_bw) = decode_all(framing, input, limit, feed_bytewise);
@@ -98,4 +99,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         assert_eq!((error, left), (None, 0));
     }
+    // ANCHOR_END: properties
 });
