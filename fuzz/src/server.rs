@@ -79,7 +79,7 @@ pub fn run(
         Some(used)
     });
     Run {
-        output: ctx.take_output(),
+        output: ctx.take_output().to_vec(),
         close: ctx.close_request(),
         timer,
         ws: server.websocket().map(|ws| ws.connection().state()),
