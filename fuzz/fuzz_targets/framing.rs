@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use netladder::framing::{Framing, TooLong};
-use netladder_fuzz::{LIMIT, bytewise, whole};
+use netladder_fuzz::{Feed, LIMIT, feed_bytewise, feed_whole};
 
 /// Every message decoded from `input` fed by `feed`, and the error that
 /// stopped it, if any.
@@ -18,7 +18,7 @@ fn decode_all(
     framing: Framing,
     input: &[u8],
     limit: usize,
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
+    feed: Feed,
 ) -> (Vec<Vec<u8>>, Option<TooLong>, usize) {
     let mut messages = Vec::new();
     let mut error = None;
@@ -34,14 +34,6 @@ fn decode_all(
         }
     });
     (messages, error, left)
-}
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@ use netladder::http::Headers;
 use netladder::http::chunked::{
     ChunkedDecoder, ChunkedError, ChunkedLimits, write_chunk, write_last_chunk,
 };
-use netladder_fuzz::{LIMIT, bytewise, whole};
+use netladder_fuzz::{Feed, LIMIT, feed_bytewise, feed_whole};
 
 #[derive(Debug, PartialEq)]
 struct Run {
@@ -21,11 +21,7 @@ struct Run {
     left: usize,
 }
 
-fn run(
-    limits: ChunkedLimits,
-    input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
-) -> Run {
+fn run(limits: ChunkedLimits, input: &[u8], feed: Feed) -> Run {
     let mut decoder = ChunkedDecoder::new(limits);
     let mut body = Vec::new();
     let mut trailers = Headers::new();
@@ -56,14 +52,6 @@ fn run(
         error,
         left,
     }
-}
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -13,7 +13,7 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use netladder::http::client::write_request;
 use netladder::http::{Headers, Limits, Outcome, Request, Response, ServerConn};
-use netladder_fuzz::{LIMIT, bytewise, string_from, token, visible, whole};
+use netladder_fuzz::{Feed, LIMIT, feed_bytewise, feed_whole, string_from, token, visible};
 use std::time::{Duration, Instant};
 
 /// What the connection did with the input.
@@ -28,12 +28,7 @@ struct Run {
 
 /// Runs a connection over `input`, answering each request at once with its
 /// body echoed back, the way a handler would.
-fn run(
-    limits: &Limits,
-    now: Instant,
-    input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
-) -> Run {
+fn run(limits: &Limits, now: Instant, input: &[u8], feed: Feed) -> Run {
     let mut conn = ServerConn::new(limits.clone(), now);
     let mut requests = Vec::new();
     let mut written = Vec::new();
@@ -69,14 +64,6 @@ fn run(
         should_close: conn.should_close(),
         unanswered: conn.unanswered(),
     }
-}
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
 }
 
 /// Small limits reach every refusal quickly; the defaults are what servers run.

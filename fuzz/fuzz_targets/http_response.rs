@@ -16,17 +16,12 @@ use netladder::http::response::{
     Answering, BodyFraming, reason_phrase, status_has_no_body, write_head, write_response,
 };
 use netladder::http::{ClientResponse, Headers, Response, ResponseParser, Version};
-use netladder_fuzz::{LIMIT, bytewise, string_from, token, visible, whole};
+use netladder_fuzz::{Feed, LIMIT, feed_bytewise, feed_whole, string_from, token, visible};
 
 /// The response, or the error, and where the parser stopped.
 type Outcome = (Result<ClientResponse, InvalidResponse>, bool);
 
-fn run(
-    method: &str,
-    max_body: usize,
-    input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
-) -> Outcome {
+fn run(method: &str, max_body: usize, input: &[u8], feed: Feed) -> Outcome {
     let mut parser = ResponseParser::new(method).max_body(max_body);
     let mut result = None;
     feed(input, &mut |buf| {
@@ -51,14 +46,6 @@ fn run(
         assert!(response.body.len() <= max_body, "body over the limit");
     }
     (result, before_eof)
-}
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
 }
 
 /// A response the server's writer can express, read back by the client.

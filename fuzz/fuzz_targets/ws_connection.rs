@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use netladder::ws::close::is_valid_code;
 use netladder::ws::frame::MAX_CONTROL_PAYLOAD;
 use netladder::ws::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
-use netladder_fuzz::{LIMIT, bytewise, whole, ws_config};
+use netladder_fuzz::{Feed, LIMIT, feed_bytewise, feed_whole, ws_config};
 
 #[derive(Debug, PartialEq)]
 struct Run {
@@ -31,7 +31,7 @@ struct Run {
 fn receive_all(
     conn: &mut WsConnection,
     input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
+    feed: Feed,
 ) -> (Vec<WsMessage>, Option<ProtocolError>) {
     let mut messages = Vec::new();
     let mut error = None;
@@ -45,12 +45,7 @@ fn receive_all(
     (messages, error)
 }
 
-fn run(
-    role: Role,
-    config: &Config,
-    input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
-) -> Run {
+fn run(role: Role, config: &Config, input: &[u8], feed: Feed) -> Run {
     let mut conn = WsConnection::new(role, config.clone());
     let (messages, error) = receive_all(&mut conn, input, feed);
     for message in &messages {
@@ -77,14 +72,6 @@ fn run(
         failed: conn.failed(),
         output,
     }
-}
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
 }
 
 fn other(role: Role) -> Role {

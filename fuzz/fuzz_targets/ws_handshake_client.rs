@@ -17,7 +17,7 @@ use netladder::ws::State;
 use netladder::ws::handshake::accept_key;
 use netladder::ws::handshake::client::{ClientHandshake, HandshakeError};
 use netladder_fuzz::server::{config, run};
-use netladder_fuzz::{TOKEN, string_from, token, whole};
+use netladder_fuzz::{TOKEN, feed_whole, string_from, token};
 use std::time::Instant;
 
 /// The RFC 6455 example nonce: key `dGhlIHNhbXBsZSBub25jZQ==`.
@@ -75,9 +75,7 @@ fn round_trip(u: &mut Unstructured<'_>) -> Result<()> {
     };
     // Any origin: the origin policy is not what is tested here.
     let config = config(4, ours.clone());
-    let server = run(&config, Instant::now(), client.request_bytes(), |i, s| {
-        whole(i, s)
-    });
+    let server = run(&config, Instant::now(), client.request_bytes(), feed_whole);
     let (head, rest) = parse_response_head(&server.output)
         .expect("the server's answer is HTTP")
         .expect("the server's answer is complete");

@@ -15,16 +15,8 @@ use netladder::driver::Close;
 use netladder::http::client::parse_response_head;
 use netladder::ws::handshake::accept_key;
 use netladder_fuzz::server::{config, finish, run};
-use netladder_fuzz::{bytewise, whole};
+use netladder_fuzz::{feed_bytewise, feed_whole};
 use std::time::Instant;
-
-fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    whole(input, step)
-}
-
-fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
-    bytewise(input, step)
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
@@ -63,5 +55,5 @@ fn httparse_key(input: &[u8]) -> Option<String> {
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("Sec-WebSocket-Key"))?;
-    Some(String::from_utf8(field.value.to_vec()).ok()?)
+    String::from_utf8(field.value.to_vec()).ok()
 }

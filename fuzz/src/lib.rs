@@ -56,6 +56,21 @@ pub fn token(u: &mut Unstructured<'_>, max: usize) -> Result<String> {
     Ok(s)
 }
 
+/// A way of feeding input to a decoder: [`feed_whole`] or [`feed_bytewise`].
+/// The step gets everything buffered and returns the bytes it used (0: wait
+/// for more) or `None` to stop; the feed returns the bytes left unused.
+pub type Feed = fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize;
+
+/// [`whole`] as a [`Feed`].
+pub fn feed_whole(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
+    whole(input, step)
+}
+
+/// [`bytewise`] as a [`Feed`].
+pub fn feed_bytewise(input: &[u8], step: &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize {
+    bytewise(input, step)
+}
+
 /// Feeds `input` to a sans-IO decoder as one buffer that grows one byte at a
 /// time, the worst split TCP may produce: `step` is called with everything
 /// buffered and returns how many bytes it used (0: wait for more) or `None`

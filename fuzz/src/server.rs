@@ -1,6 +1,7 @@
 //! A WebSocket server connection (`WsServerProtocol`) driven without a
 //! driver: a [`Ctx`] per run, bytes offered the way a driver offers them.
 
+use crate::Feed;
 use netladder::driver::{Close, Ctx, Protocol, TimerRequest};
 use netladder::ws::handshake::server::{HandshakePolicy, OriginPolicy};
 use netladder::ws::{HttpResponse, ServerConfig, State, WsContext, WsHandler, WsMessage};
@@ -58,12 +59,7 @@ pub struct Run {
 
 /// Offers `input` to a fresh server connection through `feed` (see
 /// [`crate::whole`] and [`crate::bytewise`]), stopping once it asks to close.
-pub fn run(
-    config: &Arc<ServerConfig>,
-    now: Instant,
-    input: &[u8],
-    feed: fn(&[u8], &mut dyn FnMut(&[u8]) -> Option<usize>) -> usize,
-) -> Run {
+pub fn run(config: &Arc<ServerConfig>, now: Instant, input: &[u8], feed: Feed) -> Run {
     let mut server = WsServerProtocol::new(Quiet, Arc::clone(config));
     let mut ctx = Ctx::new(now, "127.0.0.1:9".parse().unwrap());
     let mut timer = TimerRequest::Keep;
