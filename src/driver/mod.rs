@@ -80,6 +80,7 @@ mod output;
 pub mod threads;
 
 pub use output::Output;
+use output::Piece;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -255,7 +256,9 @@ pub struct Ctx {
     /// Bytes already waiting for the peer when the callback began.
     unsent: usize,
     /// Shared buffers (and the owned bytes queued before them), in order.
-    sealed: Output,
+    sealed: Vec<Piece>,
+    /// Bytes in `sealed`.
+    sealed_len: usize,
     /// Owned bytes queued after everything in `sealed`.
     out: Vec<u8>,
     close: Option<Close>,
@@ -281,18 +284,27 @@ impl Ctx {
             now,
             peer,
             unsent: 0,
-            sealed: Output::new(),
+            sealed: Vec::new(),
+            sealed_len: 0,
             out: Vec::new(),
             close: None,
             timer: TimerRequest::Keep,
         }
     }
 
-    /// The same context, telling the protocol that `unsent` bytes already
-    /// wait for the peer. Drivers call this.
-    pub fn with_unsent(mut self, unsent: usize) -> Ctx {
-        self.unsent = unsent;
-        self
+    /// A context for a callback on a connection for which `unsent` bytes
+    /// already wait. Drivers call this.
+    pub fn for_driver(now: Instant, peer: SocketAddr, unsent: usize) -> Ctx {
+        Ctx {
+            now,
+            peer,
+            unsent,
+            sealed: Vec::new(),
+            sealed_len: 0,
+            out: Vec::new(),
+            close: None,
+            timer: TimerRequest::Keep,
+        }
     }
 
     /// The time of this callback, as the driver saw it.
@@ -314,9 +326,14 @@ impl Ctx {
     /// copying it: the way to send one encoding to many connections.
     pub fn send_shared(&mut self, bytes: Arc<[u8]>) {
         if !self.out.is_empty() {
-            self.sealed.push_owned(std::mem::take(&mut self.out));
+            self.sealed_len += self.out.len();
+            self.sealed
+                .push(Piece::Owned(std::mem::take(&mut self.out)));
         }
-        self.sealed.push_shared(bytes);
+        if !bytes.is_empty() {
+            self.sealed_len += bytes.len();
+            self.sealed.push(Piece::Shared(bytes));
+        }
     }
 
     /// The queue's owned tail, for protocols that encode straight into it.
@@ -329,7 +346,7 @@ impl Ctx {
     /// protocol can drop a message that may be dropped (a volatile one)
     /// instead of queueing it behind a peer that is not reading.
     pub fn unsent(&self) -> usize {
-        self.unsent + self.sealed.len() + self.out.len()
+        self.unsent + self.sealed_len + self.out.len()
     }
 
     /// Closes the connection once everything queued is written.
@@ -360,7 +377,10 @@ impl Ctx {
         if self.sealed.is_empty() {
             Cow::Borrowed(&self.out)
         } else {
-            let mut all = self.sealed.to_vec();
+            let mut all = Vec::with_capacity(self.sealed_len + self.out.len());
+            for piece in &self.sealed {
+                all.extend_from_slice(piece.bytes());
+            }
             all.extend_from_slice(&self.out);
             Cow::Owned(all)
         }
@@ -376,12 +396,42 @@ impl Ctx {
         self.timer
     }
 
-    /// Takes the queued bytes, leaving the queue empty. Drivers call this.
-    pub fn take_output(&mut self) -> Output {
-        let mut output = std::mem::take(&mut self.sealed);
+    /// Hands the context an empty buffer to build its output in (a driver
+    /// reusing the last reply's allocation). Drivers call this.
+    #[inline]
+    pub fn lend_buffer(&mut self, buffer: Vec<u8>) {
+        if self.out.is_empty() && self.out.capacity() == 0 {
+            self.out = buffer;
+            self.out.clear();
+        }
+    }
+
+    /// Takes back a lent buffer that was not used. Drivers call this after
+    /// [`Ctx::drain_output_into`].
+    #[inline]
+    pub fn reclaim_buffer(&mut self) -> Option<Vec<u8>> {
+        (self.out.is_empty() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
+    }
+
+    /// Moves the queued bytes to the end of `output`, leaving the queue
+    /// empty. Drivers call this.
+    #[inline]
+    pub fn drain_output_into(&mut self, output: &mut Output) {
+        if !self.sealed.is_empty() {
+            for piece in self.sealed.drain(..) {
+                output.push_piece(piece);
+            }
+            self.sealed_len = 0;
+        }
         if !self.out.is_empty() {
             output.push_owned(std::mem::take(&mut self.out));
         }
+    }
+
+    /// Takes the queued bytes, leaving the queue empty.
+    pub fn take_output(&mut self) -> Output {
+        let mut output = Output::new();
+        self.drain_output_into(&mut output);
         output
     }
 }

@@ -12,19 +12,22 @@ use std::sync::Arc;
 /// At most this many pieces go into one vectored write (Linux takes 1024).
 const MAX_SLICES: usize = 64;
 
+/// A written buffer up to this size may be kept for the next reply.
+const MAX_SPARE: usize = 64 * 1024;
+
 /// Owned bytes are merged into the previous owned piece up to this size, so
 /// that many small sends do not make many small pieces.
 const MERGE_BELOW: usize = 64 * 1024;
 
 /// One piece of output.
 #[derive(Debug, Clone)]
-enum Piece {
+pub(crate) enum Piece {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
 }
 
 impl Piece {
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Piece::Owned(bytes) => bytes,
             Piece::Shared(bytes) => bytes,
@@ -33,9 +36,13 @@ impl Piece {
 }
 
 /// Bytes waiting to be written, in order.
+///
+/// The first piece is kept apart from the rest: the common case, one reply
+/// in one buffer, then needs no queue allocation at all.
 #[derive(Debug, Clone, Default)]
 pub struct Output {
-    pieces: VecDeque<Piece>,
+    first: Option<Piece>,
+    rest: VecDeque<Piece>,
     /// Bytes of the first piece already written.
     head: usize,
     /// Bytes not yet written, over all pieces.
@@ -58,19 +65,41 @@ impl Output {
         self.len == 0
     }
 
+    fn push(&mut self, piece: Piece) {
+        if self.first.is_none() {
+            self.first = Some(piece);
+        } else {
+            self.rest.push_back(piece);
+        }
+    }
+
+    /// The last piece, if it is owned and small enough to grow.
+    fn mergeable_tail(&mut self) -> Option<&mut Vec<u8>> {
+        let last = match self.rest.back_mut() {
+            Some(last) => last,
+            None => self.first.as_mut()?,
+        };
+        match last {
+            Piece::Owned(bytes) if bytes.len() < MERGE_BELOW => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// Queues owned bytes.
+    #[inline]
     pub fn push_owned(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() {
             return;
         }
         self.len += bytes.len();
-        if let Some(Piece::Owned(last)) = self.pieces.back_mut()
-            && last.len() < MERGE_BELOW
-        {
-            last.extend_from_slice(&bytes);
+        if self.first.is_none() {
+            self.first = Some(Piece::Owned(bytes));
             return;
         }
-        self.pieces.push_back(Piece::Owned(bytes));
+        match self.mergeable_tail() {
+            Some(tail) => tail.extend_from_slice(&bytes),
+            None => self.push(Piece::Owned(bytes)),
+        }
     }
 
     /// Queues a shared buffer without copying it.
@@ -79,28 +108,35 @@ impl Output {
             return;
         }
         self.len += bytes.len();
-        self.pieces.push_back(Piece::Shared(bytes));
+        self.push(Piece::Shared(bytes));
     }
 
     /// Queues everything in `other` after what is here.
-    pub fn append(&mut self, mut other: Output) {
+    pub fn append(&mut self, other: Output) {
         if self.is_empty() {
             *self = other;
             return;
         }
-        if other.head > 0
-            && let Some(first) = other.pieces.pop_front()
-        {
-            // A partly written piece: only its rest is still to go.
-            let rest = first.bytes()[other.head..].to_vec();
-            other.len -= rest.len();
-            self.push_owned(rest);
-        }
-        for piece in other.pieces {
-            match piece {
-                Piece::Owned(bytes) => self.push_owned(bytes),
-                Piece::Shared(bytes) => self.push_shared(bytes),
+        let Output {
+            first, rest, head, ..
+        } = other;
+        if let Some(first) = first {
+            if head > 0 {
+                // A partly written piece: only its rest is still to go.
+                self.push_owned(first.bytes()[head..].to_vec());
+            } else {
+                self.push_piece(first);
             }
+        }
+        for piece in rest {
+            self.push_piece(piece);
+        }
+    }
+
+    pub(crate) fn push_piece(&mut self, piece: Piece) {
+        match piece {
+            Piece::Owned(bytes) => self.push_owned(bytes),
+            Piece::Shared(bytes) => self.push_shared(bytes),
         }
     }
 
@@ -108,23 +144,55 @@ impl Output {
     /// `Ok` with what was written so far) or when everything is out. Other
     /// errors are returned.
     pub fn write_to(&mut self, writer: &mut impl Write) -> io::Result<usize> {
+        self.write_reusing(writer, &mut Vec::new())
+    }
+
+    /// Like [`Output::write_to`]; when a lone owned buffer is written whole,
+    /// it is emptied and left in `spare` (if it is small and `spare` is
+    /// smaller), so that the next reply can be built in it without a new
+    /// allocation.
+    pub fn write_reusing(
+        &mut self,
+        writer: &mut impl Write,
+        spare: &mut Vec<u8>,
+    ) -> io::Result<usize> {
         let mut total = 0;
-        while !self.is_empty() {
-            let n = {
+        while let Some(first) = &self.first {
+            let result = if self.rest.is_empty() {
+                let result = writer.write(&first.bytes()[self.head..]);
+                if let Ok(n) = result
+                    && n == self.len
+                {
+                    // The common case: one piece, all of it taken.
+                    if let Some(Piece::Owned(mut buffer)) = self.first.take()
+                        && buffer.capacity() <= MAX_SPARE
+                        && buffer.capacity() > spare.capacity()
+                    {
+                        buffer.clear();
+                        *spare = buffer;
+                    }
+                    self.first = None;
+                    self.head = 0;
+                    self.len = 0;
+                    return Ok(total + n);
+                }
+                result
+            } else {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let mut count = 0;
-                for (i, piece) in self.pieces.iter().take(MAX_SLICES).enumerate() {
-                    let bytes = piece.bytes();
-                    slices[i] = IoSlice::new(if i == 0 { &bytes[self.head..] } else { bytes });
+                slices[0] = IoSlice::new(&first.bytes()[self.head..]);
+                let mut count = 1;
+                for piece in self.rest.iter().take(MAX_SLICES - 1) {
+                    slices[count] = IoSlice::new(piece.bytes());
                     count += 1;
                 }
-                match writer.write_vectored(&slices[..count]) {
-                    Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
-                    Ok(n) => n,
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(total),
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(err) => return Err(err),
-                }
+                writer.write_vectored(&slices[..count])
+            };
+            let n = match result {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
             };
             self.consume(n);
             total += n;
@@ -133,10 +201,21 @@ impl Output {
     }
 
     /// Drops `n` written bytes from the front.
+    #[inline]
     fn consume(&mut self, mut n: usize) {
+        if n == self.len {
+            // Everything went (the common case): idle again, no allocation.
+            self.first = None;
+            self.head = 0;
+            self.len = 0;
+            if self.rest.capacity() > 0 {
+                self.rest = VecDeque::new();
+            }
+            return;
+        }
         self.len -= n;
         while n > 0 {
-            let Some(first) = self.pieces.front() else {
+            let Some(first) = &self.first else {
                 break;
             };
             let left = first.bytes().len() - self.head;
@@ -146,20 +225,22 @@ impl Output {
             }
             n -= left;
             self.head = 0;
-            self.pieces.pop_front();
+            self.first = self.rest.pop_front();
         }
-        if self.pieces.is_empty() {
+        if self.first.is_none() && self.rest.capacity() > 0 {
             // Idle again: hold no allocation.
-            *self = Output::new();
+            self.rest = VecDeque::new();
         }
     }
 
     /// All the bytes, copied together (for tests and small tools).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut all = Vec::with_capacity(self.len);
-        for (i, piece) in self.pieces.iter().enumerate() {
-            let bytes = piece.bytes();
-            all.extend_from_slice(if i == 0 { &bytes[self.head..] } else { bytes });
+        if let Some(first) = &self.first {
+            all.extend_from_slice(&first.bytes()[self.head..]);
+        }
+        for piece in &self.rest {
+            all.extend_from_slice(piece.bytes());
         }
         all
     }
@@ -249,7 +330,7 @@ mod tests {
         for _ in 0..1000 {
             out.push_owned(vec![1]);
         }
-        assert_eq!(out.pieces.len(), 1);
+        assert!(out.rest.is_empty(), "merged into the first piece");
         out.push_shared(Arc::clone(&shared));
         assert_eq!(Arc::strong_count(&shared), 2, "queued by reference");
         assert_eq!(out.len(), 1100);
@@ -260,6 +341,7 @@ mod tests {
         let (mut out, _) = sample();
         let mut sink = Vec::new();
         out.write_to(&mut sink).unwrap();
-        assert_eq!(out.pieces.capacity(), 0);
+        assert!(out.first.is_none());
+        assert_eq!(out.rest.capacity(), 0);
     }
 }

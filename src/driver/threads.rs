@@ -416,7 +416,7 @@ fn run<P: Protocol>(
     });
     let mut ctx = Ctx::new(Instant::now(), peer);
     protocol.on_open(mailbox, &mut ctx);
-    let reason = match owner.apply(ctx) {
+    let reason = match owner.apply(&mut ctx) {
         Step::Continue => owner.event_loop(&mut protocol),
         Step::Stop(reason) => reason,
     };
@@ -533,7 +533,7 @@ impl<M: Send + 'static> Owner<'_, M> {
                     protocol.on_timer(&mut ctx);
                 }
             }
-            if let Step::Stop(reason) = self.apply(ctx) {
+            if let Step::Stop(reason) = self.apply(&mut ctx) {
                 return reason;
             }
         }
@@ -568,7 +568,7 @@ impl<M: Send + 'static> Owner<'_, M> {
     // ANCHOR_END: next_wakeup
 
     /// Carries out what the protocol asked for in `ctx`.
-    fn apply(&mut self, mut ctx: Ctx) -> Step {
+    fn apply(&mut self, ctx: &mut Ctx) -> Step {
         if ctx.close_request() == Some(Close::Abort) {
             return Step::Stop(CloseReason::Aborted);
         }

@@ -112,7 +112,7 @@ impl<P> Conn<P> {
                     Phase::Connecting { close_after: true } => Phase::Closing { peer_fin: false },
                     _ => Phase::Open(Reading::Active),
                 };
-                self.flush().map(|_| ())
+                self.flush(&mut Vec::new()).map(|_| ())
             }
             // Not connected yet (a spurious wake-up): wait for the next event.
             Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(()),
@@ -123,13 +123,13 @@ impl<P> Conn<P> {
     // ANCHOR: flush
     /// Writes as much output as the kernel takes now (one vectored write
     /// per round, shared buffers included). Returns how many bytes went.
-    pub fn flush(&mut self) -> Result<usize, CloseReason> {
+    pub fn flush(&mut self, spare: &mut Vec<u8>) -> Result<usize, CloseReason> {
         if matches!(self.phase, Phase::Connecting { .. }) || self.output.is_empty() {
             return Ok(0); // written once the connect completes
         }
         let written = self
             .output
-            .write_to(&mut self.stream)
+            .write_reusing(&mut self.stream, spare)
             .map_err(|err| CloseReason::WriteFailed(err.kind()))?;
         if written > 0
             && let Some(stall) = &mut self.stall
