@@ -105,3 +105,16 @@ write("ws_connection", b"\x01" + BIG + HUGE)
 write("ws_handshake_server", b"\x00GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
       b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
       b"Sec-WebSocket-Version: 13\r\n\r\n" + MASKED_HELLO + CLOSE_MASKED)
+
+# Engine.IO polling payloads from the protocol's documentation examples
+# (selector 0: a 1 MiB limit; 9: a limit of 4 bytes).
+for payload in [
+    b"\x004hello\x1e2probe\x1ebAQIDBA==",
+    b'\x000{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,'
+    b'"pingTimeout":5000,"maxPayload":1000000}',
+    b"\x003\x1e6\x1e5\x1e1",
+    b"\x094hello\x1e4world",
+    b"\x00b!!!",
+    b"\x009",
+]:
+    write("engineio_payload", payload)
