@@ -7,6 +7,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
+use netladder::ws::deflate::DeflateArgs;
 use netladder::ws::{Config, State, WsMessage};
 use std::io::{self, BufRead};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -24,17 +25,25 @@ struct Args {
     /// Send this one message, print the reply, and close (instead of stdin).
     #[arg(long)]
     message: Option<String>,
+    #[command(flatten)]
+    deflate: DeflateArgs,
 }
 
 fn main() -> io::Result<()> {
     netladder::cli::init_logging_or("warn");
     let args = Args::parse();
     let offered: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
-    let mut ws = client::connect(&args.url, &offered, Config::default())?;
+    let config = Config {
+        deflate: args.deflate.config(),
+        ..Config::default()
+    };
+    let mut ws = client::connect(&args.url, &offered, config)?;
     eprintln!(
-        "connected to {} (subprotocol: {})",
+        "connected to {} (subprotocol: {}, compression: {})",
         args.url,
-        ws.subprotocol().unwrap_or("none")
+        ws.subprotocol().unwrap_or("none"),
+        ws.deflate()
+            .map_or("none".to_string(), |d| d.response_header())
     );
     if let Some(text) = args.message {
         ws.send_text(&text)?;

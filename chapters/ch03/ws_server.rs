@@ -6,6 +6,7 @@
 
 use clap::Parser;
 use netladder::cli::Driver;
+use netladder::ws::deflate::DeflateArgs;
 use netladder::ws::{
     Broadcast, HttpResponse, MemberId, Outgoing, ServerConfig, WsContext, WsHandler, WsMessage,
     WsServerProtocol,
@@ -25,6 +26,8 @@ struct Args {
     /// Which driver moves the bytes.
     #[arg(long, value_enum, default_value_t = Driver::Threads)]
     driver: Driver,
+    #[command(flatten)]
+    deflate: DeflateArgs,
 }
 
 const DEMO_PAGE: &str = include_str!("demo.html");
@@ -77,6 +80,7 @@ fn main() -> std::io::Result<()> {
     });
     config.ws.max_message_size = args.max_message;
     config.ws.max_frame_size = args.max_message;
+    config.ws.deflate = args.deflate.config();
     let config = Arc::new(config);
     let room = Broadcast::new();
     let new_connection = move |_peer| {

@@ -97,6 +97,54 @@ impl DeflateConfig {
     }
 }
 
+/// `--deflate on|off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// Offer (client) or accept (server) compression.
+    On,
+    /// Never compress: no offer, and offers declined.
+    Off,
+}
+
+/// The compression flags of chapter 3's server and client (and any program
+/// that flattens them into its own with `#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeflateArgs {
+    /// Compression (permessage-deflate, RFC 7692): on or off.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub deflate: OnOff,
+    /// Messages shorter than this many bytes are sent uncompressed.
+    #[arg(long, default_value_t = 64)]
+    pub deflate_threshold: usize,
+    /// Window size, 2^N bytes (8 to 15), for both directions: smaller costs
+    /// less memory and compresses less.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=15))]
+    pub deflate_window_bits: u8,
+    /// Keep the compression context between messages (context takeover):
+    /// better ratio, and a compressor and decompressor held per connection.
+    #[arg(long)]
+    pub deflate_takeover: bool,
+}
+
+impl DeflateArgs {
+    /// The configuration these flags ask for; `None` when off.
+    pub fn config(&self) -> Option<DeflateConfig> {
+        if self.deflate == OnOff::Off {
+            return None;
+        }
+        let mut config = DeflateConfig {
+            threshold: self.deflate_threshold,
+            server_max_window_bits: self.deflate_window_bits,
+            client_max_window_bits: self.deflate_window_bits,
+            ..DeflateConfig::default()
+        };
+        if self.deflate_takeover {
+            config = config.with_context_takeover();
+        }
+        Some(config)
+    }
+}
+
 /// The parameters both ends agreed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateParams {
