@@ -12,7 +12,7 @@ use std::process::Command;
 use std::thread;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{WebSocket, Message};
+use tungstenite::{Message, WebSocket};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-ws-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-ws-client");
@@ -84,11 +84,7 @@ fn chat_broadcasts_to_every_member() {
         let mut echo_only = tungstenite_client(&server, "/echo");
         // Bob joined after Alice: make sure both are in the room first.
         bob.send(Message::text("bob here")).unwrap();
-        assert_eq!(
-            next_data(&mut alice),
-            Message::text("bob here"),
-            "{driver}"
-        );
+        assert_eq!(next_data(&mut alice), Message::text("bob here"), "{driver}");
         assert_eq!(next_data(&mut bob), Message::text("bob here"), "{driver}");
         alice.send(Message::text("hi all")).unwrap();
         assert_eq!(next_data(&mut bob), Message::text("hi all"), "{driver}");
