@@ -124,6 +124,10 @@ pub struct DeflateArgs {
     /// better ratio, and a compressor and decompressor held per connection.
     #[arg(long)]
     pub deflate_takeover: bool,
+    /// With --deflate-takeover: seconds a connection may sit idle before its
+    /// compressor is dropped.
+    #[arg(long, default_value_t = 30)]
+    pub deflate_idle_secs: u64,
 }
 
 impl DeflateArgs {
@@ -136,6 +140,7 @@ impl DeflateArgs {
             threshold: self.deflate_threshold,
             server_max_window_bits: self.deflate_window_bits,
             client_max_window_bits: self.deflate_window_bits,
+            idle_timeout: Duration::from_secs(self.deflate_idle_secs),
             ..DeflateConfig::default()
         };
         if self.deflate_takeover {
