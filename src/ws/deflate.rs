@@ -463,6 +463,64 @@ pub enum InflateError {
 /// a small message never reserves more than it needs.
 const INFLATE_STEP: usize = 16 * 1024;
 
+// ANCHOR: spares
+/// Compressors and decompressors between messages, for connections that
+/// reset their context after every message anyway: such a connection has
+/// nothing to keep, so it borrows a reset one for each message instead of
+/// allocating (and zeroing) a fresh one, which costs more than compressing
+/// a chat message. Shared by every connection of the process, and bounded:
+/// memory stays O(1), not O(connections).
+struct Spares {
+    compressors: Vec<(u8, u32, Compress)>,
+    decompressors: Vec<(u8, Decompress)>,
+}
+
+/// At most this many of each kind wait in [`SPARES`].
+const MAX_SPARES: usize = 4;
+
+static SPARES: std::sync::Mutex<Spares> = std::sync::Mutex::new(Spares {
+    compressors: Vec::new(),
+    decompressors: Vec::new(),
+});
+
+fn spare_compressor(bits: u8, level: Compression) -> Compress {
+    let found = SPARES.lock().ok().and_then(|mut spares| {
+        let at = spares
+            .compressors
+            .iter()
+            .position(|(b, l, _)| *b == bits && *l == level.level())?;
+        Some(spares.compressors.swap_remove(at).2)
+    });
+    found.unwrap_or_else(|| Compress::new_with_window_bits(level, false, bits))
+}
+
+fn return_compressor(bits: u8, level: Compression, mut compressor: Compress) {
+    compressor.reset();
+    if let Ok(mut spares) = SPARES.lock()
+        && spares.compressors.len() < MAX_SPARES
+    {
+        spares.compressors.push((bits, level.level(), compressor));
+    }
+}
+
+fn spare_decompressor(bits: u8) -> Decompress {
+    let found = SPARES.lock().ok().and_then(|mut spares| {
+        let at = spares.decompressors.iter().position(|(b, _)| *b == bits)?;
+        Some(spares.decompressors.swap_remove(at).1)
+    });
+    found.unwrap_or_else(|| Decompress::new_with_window_bits(false, bits))
+}
+
+fn return_decompressor(bits: u8, mut decompressor: Decompress) {
+    decompressor.reset(false);
+    if let Ok(mut spares) = SPARES.lock()
+        && spares.decompressors.len() < MAX_SPARES
+    {
+        spares.decompressors.push((bits, decompressor));
+    }
+}
+// ANCHOR_END: spares
+
 /// One connection's compression state, after a successful negotiation.
 ///
 /// The compressor and the decompressor exist only while they are needed:
@@ -560,9 +618,14 @@ impl Deflate {
     pub fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
         let (no_takeover, bits) = self.ours();
         let level = self.level;
-        let compressor = self
-            .compressor
-            .get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits.max(9)));
+        let bits = bits.max(9);
+        let compressor = self.compressor.get_or_insert_with(|| {
+            if no_takeover {
+                spare_compressor(bits, level)
+            } else {
+                Compress::new_with_window_bits(level, false, bits)
+            }
+        });
         let start = out.len();
         let before_in = compressor.total_in();
         loop {
@@ -580,8 +643,9 @@ impl Deflate {
         if out[start..].ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
         }
-        if no_takeover {
-            self.compressor = None; // the next message starts afresh
+        if no_takeover && let Some(compressor) = self.compressor.take() {
+            // The next message starts afresh, with a spare.
+            return_compressor(bits, level, compressor);
         }
     }
     // ANCHOR_END: compress
@@ -603,10 +667,15 @@ impl Deflate {
         if self.taken_in > (limit as u64).saturating_mul(2).saturating_add(1024) {
             return Err(InflateError::TooBig);
         }
-        let bits = self.theirs().1.max(9);
-        let decompressor = self
-            .decompressor
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let (their_reset, bits) = self.theirs();
+        let bits = bits.max(9);
+        let decompressor = self.decompressor.get_or_insert_with(|| {
+            if their_reset {
+                spare_decompressor(bits)
+            } else {
+                Decompress::new_with_window_bits(false, bits)
+            }
+        });
         let mut rest = input;
         let mut buf = [0u8; INFLATE_STEP];
         loop {
@@ -659,8 +728,9 @@ impl Deflate {
     /// failed) and frees the decompressor when it is reset anyway.
     pub fn end_message(&mut self) {
         self.taken_in = 0;
-        if self.theirs().0 {
-            self.decompressor = None;
+        let (their_reset, bits) = self.theirs();
+        if their_reset && let Some(decompressor) = self.decompressor.take() {
+            return_decompressor(bits.max(9), decompressor);
         }
     }
 
