@@ -1,9 +1,10 @@
 //! Small pieces every chapter binary shares: logging set up from `RUST_LOG`,
-//! and the `--driver threads|mio` choice.
+//! and the `--driver threads|mio` and `--max-conns` flags.
 
-use crate::driver::{NewProtocol, mio, threads};
+use crate::driver::{NewProtocol, Shutdown, mio, threads};
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 /// Which driver moves a server's bytes: the `--driver` flag.
@@ -32,23 +33,68 @@ pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// Serves `listener` on the chosen driver, with default limits. On the mio
-/// driver, Ctrl-C (SIGINT or SIGTERM) shuts down gracefully: every
+/// What every server binary takes besides its address: `--driver` and
+/// `--max-conns`. Flatten it into a binary's arguments with
+/// `#[command(flatten)]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Which driver moves the bytes.
+    #[arg(long, value_enum, default_value_t = Driver::Threads)]
+    pub driver: Driver,
+    /// Connections served at once; beyond it a newcomer gets a short refusal
+    /// (503 on HTTP servers) and is closed. Default: 10000 on threads (two
+    /// threads each), 100000 on mio.
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<usize>,
+}
+
+/// What a refused connection is told: a 503 for servers that speak HTTP.
+pub fn http_refusal() -> Vec<u8> {
+    let body = "server busy: too many connections, try again later\n";
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Serves `listener` on the chosen driver, with default limits but for
+/// `max_conns` and what a connection beyond it is told (`refusal`). Ctrl-C
+/// (SIGINT or SIGTERM) shuts down gracefully on both drivers: every
 /// connection says goodbye (a WebSocket gets close 1001) and this returns.
-/// The threaded driver has no such path: Ctrl-C ends the process.
 pub fn serve<N: NewProtocol>(
     driver: Driver,
+    max_conns: Option<usize>,
+    refusal: &[u8],
     listener: TcpListener,
     new_protocol: N,
 ) -> io::Result<()> {
+    let on_ctrl_c = |shutdown: Shutdown| {
+        if let Err(err) = ctrlc::set_handler(move || shutdown.shutdown()) {
+            tracing::warn!("no graceful shutdown on Ctrl-C: {err}");
+        }
+    };
     match driver {
-        Driver::Threads => threads::serve(listener, new_protocol, threads::Config::default()),
+        Driver::Threads => {
+            let mut config = threads::Config {
+                refusal: Arc::from(refusal),
+                ..threads::Config::default()
+            };
+            if let Some(max) = max_conns {
+                config.max_conns = max;
+            }
+            threads::serve_with_shutdown(listener, new_protocol, config, on_ctrl_c)
+        }
         Driver::Mio => {
-            mio::serve_with_shutdown(listener, new_protocol, mio::Config::default(), |shutdown| {
-                if let Err(err) = ctrlc::set_handler(move || shutdown.shutdown()) {
-                    tracing::warn!("no graceful shutdown on Ctrl-C: {err}");
-                }
-            })
+            let mut config = mio::Config {
+                refusal: Arc::from(refusal),
+                ..mio::Config::default()
+            };
+            if let Some(max) = max_conns {
+                config.max_conns = max;
+            }
+            mio::serve_with_shutdown(listener, new_protocol, config, on_ctrl_c)
         }
     }
 }

@@ -42,7 +42,7 @@ mod tests {
         for byte in b"hello\n" {
             let mut ctx = ctx();
             assert_eq!(echo.on_bytes(&[*byte], &mut ctx), 1);
-            sent.extend(ctx.take_output());
+            sent.extend(ctx.take_output().to_vec());
         }
         assert_eq!(sent, b"hello\n");
     }

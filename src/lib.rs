@@ -11,11 +11,13 @@
 //! | [`driver`] | 1 (threads), 4 (mio) | sockets, threads, timers, outside messages |
 //! | [`http`] | 2 | HTTP/1.1 server and client on `httparse`: limits, keep-alive, long polling |
 //! | [`ws`] | 3 | WebSocket by hand: handshake, frames, the close handshake |
+//! | [`engineio`] | 5 | Engine.IO v4: sessions across connections, polling, upgrade, heartbeats |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
 pub mod cli;
 pub mod driver;
 pub mod echo;
+pub mod engineio;
 pub mod framing;
 pub mod http;
 pub mod ws;

@@ -1,7 +1,7 @@
 //! The driver contract (see `netladder::driver`), checked the same way on
 //! both drivers: partial input, timers, mailboxes, close after flush.
 
-use netladder::driver::{Ctx, Mailbox, Protocol, SendError, mio, threads};
+use netladder::driver::{CloseReason, Ctx, Mailbox, Protocol, mio, threads};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -58,7 +58,7 @@ impl Protocol for Probe {
         ctx.send(b"\n");
     }
 
-    fn on_closed(&mut self) {
+    fn on_closed(&mut self, _reason: CloseReason) {
         self.closed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
@@ -174,7 +174,10 @@ fn close_flushes_then_sends_fin_and_the_mailbox_closes() {
         drop((stream, reader));
         let mailbox = registry.lock().unwrap()[0].clone();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while mailbox.send("late".to_string()) != Err(SendError::Closed) {
+        while !mailbox
+            .send("late".to_string())
+            .is_err_and(|err| err.is_closed())
+        {
             assert!(
                 Instant::now() < deadline,
                 "{driver:?}: the connection never closed"

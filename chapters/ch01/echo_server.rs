@@ -7,7 +7,6 @@
 //! `--driver mio` runs it on chapter 4's event loop.
 
 use clap::{Parser, ValueEnum};
-use netladder::driver::threads;
 use netladder::echo::Echo;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -24,7 +23,15 @@ struct Args {
     /// driver running the sans-IO echo protocol.
     #[arg(long, value_enum, default_value_t = Driver::Raw)]
     driver: Driver,
+    /// Connections served at once by `--driver threads|mio`; beyond it a
+    /// newcomer is told "server busy" and closed. Default: 10000 on
+    /// threads, 100000 on mio.
+    #[arg(long, value_name = "N")]
+    max_conns: Option<usize>,
 }
+
+/// What a connection beyond `--max-conns` is told.
+const BUSY: &[u8] = b"server busy: too many connections, try again later\n";
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Driver {
@@ -47,8 +54,20 @@ fn main() -> io::Result<()> {
     // ANCHOR_END: bind
     match args.driver {
         Driver::Raw => serve_raw(listener),
-        Driver::Threads => threads::serve(listener, |_peer| Echo, threads::Config::default()),
-        Driver::Mio => netladder::cli::serve(netladder::cli::Driver::Mio, listener, |_peer| Echo),
+        Driver::Threads => netladder::cli::serve(
+            netladder::cli::Driver::Threads,
+            args.max_conns,
+            BUSY,
+            listener,
+            |_peer| Echo,
+        ),
+        Driver::Mio => netladder::cli::serve(
+            netladder::cli::Driver::Mio,
+            args.max_conns,
+            BUSY,
+            listener,
+            |_peer| Echo,
+        ),
     }
 }
 

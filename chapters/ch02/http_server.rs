@@ -8,7 +8,7 @@ mod static_files;
 
 use clap::Parser;
 use long_poll::LongPoll;
-use netladder::cli::Driver;
+use netladder::cli::ServerArgs;
 use netladder::http::{HttpProtocol, Limits, Reply, Request, Responder, Response};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -35,9 +35,8 @@ struct Args {
     /// Seconds a client may take to send a request head (over it: 408).
     #[arg(long, default_value_t = Limits::default().head_timeout.as_secs_f64())]
     head_timeout: f64,
-    /// Which driver moves the bytes.
-    #[arg(long, value_enum, default_value_t = Driver::Threads)]
-    driver: Driver,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 const DEMO_PAGE: &str = include_str!("long_poll.html");
@@ -94,5 +93,11 @@ fn main() -> std::io::Result<()> {
     println!("listening on {}", listener.local_addr()?);
     let handler = move |request: Request, responder: Responder| app.handle(request, responder);
     let new_connection = HttpProtocol::factory(handler, limits);
-    netladder::cli::serve(args.driver, listener, new_connection)
+    netladder::cli::serve(
+        args.server.driver,
+        args.server.max_conns,
+        &netladder::cli::http_refusal(),
+        listener,
+        new_connection,
+    )
 }

@@ -5,7 +5,7 @@
 //! that uses the browser's own `WebSocket` API for both.
 
 use clap::Parser;
-use netladder::cli::Driver;
+use netladder::cli::ServerArgs;
 use netladder::ws::deflate::DeflateArgs;
 use netladder::ws::{
     Broadcast, HttpResponse, MemberId, Outgoing, ServerConfig, WsContext, WsHandler, WsMessage,
@@ -23,9 +23,8 @@ struct Args {
     /// Largest message accepted, in bytes (over it: close 1009).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_message: usize,
-    /// Which driver moves the bytes.
-    #[arg(long, value_enum, default_value_t = Driver::Threads)]
-    driver: Driver,
+    #[command(flatten)]
+    server: ServerArgs,
     #[command(flatten)]
     deflate: DeflateArgs,
 }
@@ -92,5 +91,11 @@ fn main() -> std::io::Result<()> {
     };
     let listener = TcpListener::bind(&args.addr)?;
     println!("listening on {}", listener.local_addr()?);
-    netladder::cli::serve(args.driver, listener, new_connection)
+    netladder::cli::serve(
+        args.server.driver,
+        args.server.max_conns,
+        &netladder::cli::http_refusal(),
+        listener,
+        new_connection,
+    )
 }

@@ -11,7 +11,12 @@
 //! another callback of the same connection, and gets a [`Ctx`] through which it:
 //!
 //! - **sends bytes**: [`Ctx::send`] queues bytes; the driver writes them in
-//!   order after the callback returns;
+//!   order after the callback returns. [`Ctx::send_shared`] queues a shared
+//!   buffer (`Arc<[u8]>`) in the same order without copying it: a broadcast
+//!   is encoded once and written to every connection from the one buffer,
+//!   with vectored writes. [`Ctx::unsent`] tells how many bytes wait for this
+//!   peer, so a protocol can drop what may be dropped (a volatile message)
+//!   instead of queueing more for a peer that is not reading;
 //! - **asks for more bytes**: [`Protocol::on_bytes`] returns how many bytes of
 //!   `input` it consumed. Whatever it leaves is kept by the driver and offered
 //!   again, in front of the next bytes to arrive. Returning `0` means "a
@@ -29,18 +34,40 @@
 //!   its own connection. Any thread may [`Mailbox::send`] a
 //!   [`Protocol::Mail`] to it, say a chat broadcast, and the driver delivers
 //!   it through [`Protocol::on_message`], in order with the connection's other
-//!   events.
+//!   events. A send that cannot be delivered (the connection is gone, or its
+//!   inbox is full) hands the message back inside [`MailboxError`], so the
+//!   sender can give it to someone else: nothing is silently lost;
+//! - **learns why it ended**: [`Protocol::on_closed`] receives a
+//!   [`CloseReason`], so a layer above can tell its application "transport
+//!   close" from "transport error".
 //!
 //! # The contract, for drivers
 //!
 //! A driver calls [`Protocol::on_open`] once, then `on_bytes`, `on_timer` and
 //! `on_message` as things happen, then [`Protocol::on_eof`] when the peer
 //! half-closes, and [`Protocol::on_shutdown`] when the server is asked to
-//! stop (the mio driver's [`mio::Shutdown`]). Whatever ends the connection,
-//! its last call is [`Protocol::on_closed`]. After any callback it writes [`Ctx`]'s bytes in order, applies
-//! the timer request, and closes if asked. It never calls a protocol again
-//! after closing. It reports `now` in every [`Ctx`] so that protocols never read
-//! the clock themselves (which keeps them testable with made-up times).
+//! stop (through a [`Shutdown`] handle, which Ctrl-C triggers on every
+//! chapter server). Whatever ends the connection, its last call is
+//! [`Protocol::on_closed`], with the reason. After any callback it writes
+//! [`Ctx`]'s bytes in order, applies the timer request, and closes if asked.
+//! It never calls a protocol again after closing. It reports `now` in every
+//! [`Ctx`] so that protocols never read the clock themselves (which keeps
+//! them testable with made-up times).
+//!
+//! A driver also keeps its promises under load:
+//!
+//! - **fairness**: one peer that never stops sending cannot starve the
+//!   others or delay their timers (the mio driver reads a bounded amount per
+//!   turn and serves connections with data left round-robin);
+//! - **timers keep their word**: a timer fires when it is due even while
+//!   events keep arriving, and a protocol that re-arms its timer in the past
+//!   is called again on the next turn, not in a loop that starves the rest;
+//! - **bounded memory**: unsent bytes are capped per connection and across
+//!   the whole server (a broadcast to many stalled peers cannot hold
+//!   gigabytes), input a protocol leaves unconsumed is capped, mailboxes are
+//!   bounded, and so is the number of connections (`--max-conns`), beyond
+//!   which a newcomer gets a short refusal (a 503 for HTTP servers) and is
+//!   closed.
 //!
 //! Two drivers keep this contract: [`threads`] (chapter 1: a thread per
 //! connection over blocking `std::net`) and [`mio`] (chapter 4: one thread,
@@ -49,9 +76,15 @@
 //! concurrency model.
 
 pub mod mio;
+mod output;
 pub mod threads;
 
+pub use output::Output;
+use output::Piece;
+
+use std::borrow::Cow;
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,11 +128,96 @@ pub trait Protocol: Send + 'static {
         ctx.close();
     }
 
-    /// The connection is gone, for whatever reason (a close asked for, a
-    /// reset, a failed write, a limit). No callback follows, and nothing can
-    /// be sent: this is for letting go of things kept elsewhere, such as a
-    /// chat room's membership. The default does nothing.
-    fn on_closed(&mut self) {}
+    /// The connection is gone, for `reason` (a close asked for, a reset, a
+    /// failed write, a limit). No callback follows, and nothing can be sent:
+    /// this is for letting go of things kept elsewhere, such as a chat room's
+    /// membership. The default does nothing.
+    fn on_closed(&mut self, reason: CloseReason) {
+        let _ = reason;
+    }
+}
+
+/// Why a connection ended: what [`Protocol::on_closed`] hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The protocol asked to close ([`Ctx::close`]) and the close finished:
+    /// everything queued was written. The peer may or may not have said
+    /// goodbye first.
+    Closed,
+    /// The protocol dropped the connection at once ([`Ctx::abort`]).
+    Aborted,
+    /// Reading failed: usually the peer reset the connection.
+    ReadFailed(io::ErrorKind),
+    /// Writing failed: usually the peer reset the connection.
+    WriteFailed(io::ErrorKind),
+    /// An outbound connection could not be established.
+    ConnectFailed(io::ErrorKind),
+    /// The peer stopped taking our bytes for too long.
+    Stalled,
+    /// More unsent bytes piled up for this peer than one connection may hold.
+    TooMuchUnsent,
+    /// The server's budget for unsent bytes, shared by all connections, ran
+    /// out while this peer was behind.
+    OverBudget,
+    /// The protocol left more input unconsumed than a connection may hold.
+    TooMuchInput,
+    /// The server shut down before the connection finished closing.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Whether the connection ended the way a protocol asked it to.
+    pub fn is_clean(self) -> bool {
+        self == CloseReason::Closed
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Closed => f.write_str("closed"),
+            CloseReason::Aborted => f.write_str("aborted by the protocol"),
+            CloseReason::ReadFailed(kind) => write!(f, "read failed: {kind}"),
+            CloseReason::WriteFailed(kind) => write!(f, "write failed: {kind}"),
+            CloseReason::ConnectFailed(kind) => write!(f, "connect failed: {kind}"),
+            CloseReason::Stalled => f.write_str("stalled: the peer is not reading"),
+            CloseReason::TooMuchUnsent => f.write_str("too many unsent bytes for one peer"),
+            CloseReason::OverBudget => {
+                f.write_str("the server's unsent-bytes budget ran out while this peer was behind")
+            }
+            CloseReason::TooMuchInput => f.write_str("too much input left unconsumed"),
+            CloseReason::Shutdown => f.write_str("server shut down"),
+        }
+    }
+}
+
+/// Stops a running server, from any thread (a Ctrl-C handler, say): it
+/// stops accepting, lets every connection say goodbye
+/// ([`Protocol::on_shutdown`]), waits a grace period for them to close, and
+/// then the serving function returns. Cheap to clone; both drivers make one.
+#[derive(Clone)]
+pub struct Shutdown {
+    trigger: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Shutdown {
+    /// A handle that runs `trigger` when asked. Drivers make these.
+    pub fn new(trigger: impl Fn() + Send + Sync + 'static) -> Shutdown {
+        Shutdown {
+            trigger: Arc::new(trigger),
+        }
+    }
+
+    /// Starts the shutdown; returns at once.
+    pub fn shutdown(&self) {
+        (self.trigger)();
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Shutdown")
+    }
 }
 
 /// Builds one protocol per accepted connection.
@@ -135,6 +253,13 @@ pub enum Close {
 pub struct Ctx {
     now: Instant,
     peer: SocketAddr,
+    /// Bytes already waiting for the peer when the callback began.
+    unsent: usize,
+    /// Shared buffers (and the owned bytes queued before them), in order.
+    sealed: Vec<Piece>,
+    /// Bytes in `sealed`.
+    sealed_len: usize,
+    /// Owned bytes queued after everything in `sealed`.
     out: Vec<u8>,
     close: Option<Close>,
     timer: TimerRequest,
@@ -158,6 +283,24 @@ impl Ctx {
         Ctx {
             now,
             peer,
+            unsent: 0,
+            sealed: Vec::new(),
+            sealed_len: 0,
+            out: Vec::new(),
+            close: None,
+            timer: TimerRequest::Keep,
+        }
+    }
+
+    /// A context for a callback on a connection for which `unsent` bytes
+    /// already wait. Drivers call this.
+    pub fn for_driver(now: Instant, peer: SocketAddr, unsent: usize) -> Ctx {
+        Ctx {
+            now,
+            peer,
+            unsent,
+            sealed: Vec::new(),
+            sealed_len: 0,
             out: Vec::new(),
             close: None,
             timer: TimerRequest::Keep,
@@ -179,9 +322,31 @@ impl Ctx {
         self.out.extend_from_slice(bytes);
     }
 
-    /// The queue itself, for protocols that encode straight into it.
+    /// Queues a shared buffer, in order with the other bytes, without
+    /// copying it: the way to send one encoding to many connections.
+    pub fn send_shared(&mut self, bytes: Arc<[u8]>) {
+        if !self.out.is_empty() {
+            self.sealed_len += self.out.len();
+            self.sealed
+                .push(Piece::Owned(std::mem::take(&mut self.out)));
+        }
+        if !bytes.is_empty() {
+            self.sealed_len += bytes.len();
+            self.sealed.push(Piece::Shared(bytes));
+        }
+    }
+
+    /// The queue's owned tail, for protocols that encode straight into it.
     pub fn send_buffer(&mut self) -> &mut Vec<u8> {
         &mut self.out
+    }
+
+    /// Bytes waiting for the peer: what the driver had not written when the
+    /// callback began, plus what this callback has queued so far. A
+    /// protocol can drop a message that may be dropped (a volatile one)
+    /// instead of queueing it behind a peer that is not reading.
+    pub fn unsent(&self) -> usize {
+        self.unsent + self.sealed_len + self.out.len()
     }
 
     /// Closes the connection once everything queued is written.
@@ -206,9 +371,19 @@ impl Ctx {
         self.timer = TimerRequest::Cancel;
     }
 
-    /// Bytes queued so far.
-    pub fn queued(&self) -> &[u8] {
-        &self.out
+    /// Bytes queued so far, in order (copied together only if shared
+    /// buffers are among them).
+    pub fn queued(&self) -> Cow<'_, [u8]> {
+        if self.sealed.is_empty() {
+            Cow::Borrowed(&self.out)
+        } else {
+            let mut all = Vec::with_capacity(self.sealed_len + self.out.len());
+            for piece in &self.sealed {
+                all.extend_from_slice(piece.bytes());
+            }
+            all.extend_from_slice(&self.out);
+            Cow::Owned(all)
+        }
     }
 
     /// The close asked for, if any.
@@ -221,9 +396,43 @@ impl Ctx {
         self.timer
     }
 
-    /// Takes the queued bytes, leaving the queue empty. Drivers call this.
-    pub fn take_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+    /// Hands the context an empty buffer to build its output in (a driver
+    /// reusing the last reply's allocation). Drivers call this.
+    #[inline]
+    pub fn lend_buffer(&mut self, buffer: Vec<u8>) {
+        if self.out.is_empty() && self.out.capacity() == 0 {
+            self.out = buffer;
+            self.out.clear();
+        }
+    }
+
+    /// Takes back a lent buffer that was not used. Drivers call this after
+    /// [`Ctx::drain_output_into`].
+    #[inline]
+    pub fn reclaim_buffer(&mut self) -> Option<Vec<u8>> {
+        (self.out.is_empty() && self.out.capacity() > 0).then(|| std::mem::take(&mut self.out))
+    }
+
+    /// Moves the queued bytes to the end of `output`, leaving the queue
+    /// empty. Drivers call this.
+    #[inline]
+    pub fn drain_output_into(&mut self, output: &mut Output) {
+        if !self.sealed.is_empty() {
+            for piece in self.sealed.drain(..) {
+                output.push_piece(piece);
+            }
+            self.sealed_len = 0;
+        }
+        if !self.out.is_empty() {
+            output.push_owned(std::mem::take(&mut self.out));
+        }
+    }
+
+    /// Takes the queued bytes, leaving the queue empty.
+    pub fn take_output(&mut self) -> Output {
+        let mut output = Output::new();
+        self.drain_output_into(&mut output);
+        output
     }
 }
 
@@ -247,26 +456,49 @@ impl<M> fmt::Debug for Mailbox<M> {
     }
 }
 
-/// Why a [`Mailbox::send`] did not deliver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
+/// Why a [`Mailbox::send`] did not deliver, with the message given back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MailboxError<M> {
     /// The connection has closed.
-    Closed,
+    Closed(M),
     /// The connection's inbox is full: it is not keeping up. The sender
     /// decides what to do (drop the message, or close the slow connection).
-    Full,
+    Full(M),
 }
 
-impl fmt::Display for SendError {
+impl<M> MailboxError<M> {
+    /// The message that was not delivered.
+    pub fn into_message(self) -> M {
+        match self {
+            MailboxError::Closed(message) | MailboxError::Full(message) => message,
+        }
+    }
+
+    /// Whether the connection is gone (rather than only behind).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, MailboxError::Closed(_))
+    }
+}
+
+impl<M> fmt::Debug for MailboxError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::Closed => f.write_str("connection closed"),
-            SendError::Full => f.write_str("connection inbox full"),
+            MailboxError::Closed(_) => f.write_str("Closed(..)"),
+            MailboxError::Full(_) => f.write_str("Full(..)"),
         }
     }
 }
 
-impl std::error::Error for SendError {}
+impl<M> fmt::Display for MailboxError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailboxError::Closed(_) => f.write_str("connection closed"),
+            MailboxError::Full(_) => f.write_str("connection inbox full"),
+        }
+    }
+}
+
+impl<M> std::error::Error for MailboxError<M> {}
 
 impl<M> Mailbox<M> {
     /// A mailbox backed by a driver's own delivery mechanism.
@@ -276,14 +508,15 @@ impl<M> Mailbox<M> {
         }
     }
 
-    /// Queues `message` for the connection without blocking.
-    pub fn send(&self, message: M) -> Result<(), SendError> {
+    /// Queues `message` for the connection without blocking; gives it back
+    /// if it cannot be delivered.
+    pub fn send(&self, message: M) -> Result<(), MailboxError<M>> {
         self.inner.deliver(message)
     }
 }
 
 /// How a driver hands a message to a connection. Never blocks.
 pub trait Deliver<M>: Send + Sync {
-    /// Queue the message, or say why not.
-    fn deliver(&self, message: M) -> Result<(), SendError>;
+    /// Queue the message, or say why not and give it back.
+    fn deliver(&self, message: M) -> Result<(), MailboxError<M>>;
 }

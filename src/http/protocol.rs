@@ -17,9 +17,15 @@
 //! replies `Later { within: 30 s, otherwise: 204 }`; `POST /send` takes the
 //! stored responders and sends each the message.
 //!
-//! Each responder carries its request's number. A response for a request
-//! that has already been answered (it timed out; a second send) is dropped,
-//! so it can never be mistaken for the answer to the *next* request.
+//! A held request is answered exactly once. Its responders (clones share
+//! one answer slot) and the connection agree through that slot: the first
+//! [`Responder::send`] wins; a later one, a send after the request timed
+//! out, and a send to a connection that has closed all fail and hand the
+//! response back, so the caller can give it to someone else (a long poll's
+//! message goes to the next poller instead of vanishing). A response that
+//! was accepted is the one written: the `otherwise` response no longer
+//! races it. Each responder also carries its request's number, so an answer
+//! can never be mistaken for the answer to the *next* request.
 //!
 //! # Held requests and pipelining
 //!
@@ -33,9 +39,9 @@ use super::limits::Limits;
 use super::request::Request;
 use super::response::Response;
 use super::server::{Outcome, ServerConn};
-use crate::driver::{Ctx, Mailbox, Protocol, SendError};
+use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 // ANCHOR: handler
@@ -86,23 +92,67 @@ pub enum HttpMail {
     },
 }
 
+/// Where a request's answer stands, shared by its responders and the
+/// connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Held, and nobody has answered yet.
+    Waiting,
+    /// A responder's answer is on its way through the mailbox.
+    Sent,
+    /// Answered otherwise (at once, or by the timeout), or the connection
+    /// is gone: a responder's answer would go nowhere.
+    Closed,
+}
+
+type AnswerSlot = Arc<Mutex<Answer>>;
+
+fn set(slot: &AnswerSlot, from: Answer, to: Answer) -> bool {
+    let mut answer = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if *answer == from {
+        *answer = to;
+        true
+    } else {
+        false
+    }
+}
+
 /// Answers one request, from any thread, after its handler has returned
 /// [`Reply::Later`]. Cheap to clone; only the first answer counts.
 #[derive(Debug, Clone)]
 pub struct Responder {
     mailbox: Option<Mailbox<HttpMail>>,
     request: u64,
+    slot: AnswerSlot,
 }
 
 impl Responder {
-    /// Delivers `response` to the connection. Fails if the connection has
-    /// closed (the client left) or is not keeping up.
-    pub fn send(&self, response: Response) -> Result<(), SendError> {
-        let mailbox = self.mailbox.as_ref().ok_or(SendError::Closed)?;
-        mailbox.send(HttpMail::Respond {
+    /// Delivers `response` to the connection, exactly once. If it cannot be
+    /// the answer (already answered, timed out, the client left, or the
+    /// connection is not keeping up), it is handed back.
+    pub fn send(&self, response: Response) -> Result<(), Response> {
+        let Some(mailbox) = &self.mailbox else {
+            return Err(response);
+        };
+        // Holding the slot while sending: the connection cannot time the
+        // request out between our check and the message's arrival.
+        let mut answer = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if *answer != Answer::Waiting {
+            return Err(response);
+        }
+        let mail = HttpMail::Respond {
             request: self.request,
             response,
-        })
+        };
+        match mailbox.send(mail) {
+            Ok(()) => {
+                *answer = Answer::Sent;
+                Ok(())
+            }
+            Err(err) => match err.into_message() {
+                HttpMail::Respond { response, .. } => Err(response),
+            },
+        }
     }
 
     /// The number of the request this responder answers.
@@ -118,6 +168,7 @@ struct Held {
     request: u64,
     deadline: Instant,
     otherwise: Response,
+    slot: AnswerSlot,
 }
 
 /// One HTTP connection running `H`. See the module docs.
@@ -190,17 +241,23 @@ impl<H: Handler> HttpProtocol<H> {
     fn dispatch(&mut self, request: Request, ctx: &mut Ctx) {
         let number = self.next_request;
         self.next_request += 1;
+        let slot: AnswerSlot = Arc::new(Mutex::new(Answer::Waiting));
         let responder = Responder {
             mailbox: self.mailbox.clone(),
             request: number,
+            slot: Arc::clone(&slot),
         };
         match self.handler.handle(request, responder) {
-            Reply::Now(response) => self.respond(&response, ctx),
+            Reply::Now(response) => {
+                set(&slot, Answer::Waiting, Answer::Closed);
+                self.respond(&response, ctx);
+            }
             Reply::Later { within, otherwise } => {
                 self.held = Some(Held {
                     request: number,
                     deadline: ctx.now() + within,
                     otherwise,
+                    slot,
                 });
             }
         }
@@ -308,7 +365,11 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
 
     fn on_timer(&mut self, ctx: &mut Ctx) {
         let now = ctx.now();
-        if let Some(held) = self.held.take_if(|held| now >= held.deadline) {
+        // Time is up, unless an answer is already on its way: then it is
+        // the one to write, and it arrives with the next message.
+        if let Some(held) = self.held.take_if(|held| {
+            now >= held.deadline && set(&held.slot, Answer::Waiting, Answer::Closed)
+        }) {
             self.release(&held.otherwise, ctx);
         }
         let conn = self.conn(now);
@@ -334,6 +395,13 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
             }
         }
         self.settle(ctx);
+    }
+
+    fn on_closed(&mut self, reason: CloseReason) {
+        let _ = reason;
+        if let Some(held) = self.held.take() {
+            set(&held.slot, Answer::Waiting, Answer::Closed);
+        }
     }
 }
 

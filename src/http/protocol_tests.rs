@@ -2,7 +2,7 @@
 //! by hand, a mailbox that collects, made-up times. No sockets.
 
 use super::*;
-use crate::driver::{Close, Deliver, TimerRequest};
+use crate::driver::{Close, Deliver, MailboxError, TimerRequest};
 use std::sync::Mutex;
 
 /// A mailbox backend that keeps what it is sent, for the test to deliver.
@@ -10,7 +10,7 @@ use std::sync::Mutex;
 struct Inbox(Arc<Mutex<Vec<HttpMail>>>);
 
 impl Deliver<HttpMail> for Inbox {
-    fn deliver(&self, message: HttpMail) -> Result<(), SendError> {
+    fn deliver(&self, message: HttpMail) -> Result<(), MailboxError<HttpMail>> {
         self.0.lock().unwrap().push(message);
         Ok(())
     }
@@ -92,7 +92,7 @@ fn timer(conn: &mut Conn, now: Instant) -> Ctx {
 }
 
 fn text(ctx: &Ctx) -> String {
-    String::from_utf8_lossy(ctx.queued()).into_owned()
+    String::from_utf8_lossy(&ctx.queued()[..]).into_owned()
 }
 
 const POLL: &[u8] = b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -107,7 +107,7 @@ fn a_held_poll_is_answered_by_another_connections_post() {
 
     let (used, ctx) = bytes(&mut poller, POLL, start);
     assert_eq!(used, POLL.len());
-    assert_eq!(ctx.queued(), b"", "held: nothing to say yet");
+    assert_eq!(&ctx.queued()[..], b"", "held: nothing to say yet");
     assert_eq!(ctx.timer_request(), TimerRequest::At(start + POLL_WAIT));
 
     let later = start + Duration::from_secs(3);
@@ -135,7 +135,11 @@ fn a_poll_nobody_answers_gets_the_fallback_and_late_answers_are_dropped() {
     bytes(&mut poller, POLL, start);
 
     let early = timer(&mut poller, start + Duration::from_secs(1));
-    assert_eq!(early.queued(), b"", "a spurious wake-up changes nothing");
+    assert_eq!(
+        &early.queued()[..],
+        b"",
+        "a spurious wake-up changes nothing"
+    );
     assert_eq!(early.timer_request(), TimerRequest::At(start + POLL_WAIT));
 
     let ctx = timer(&mut poller, start + POLL_WAIT);
@@ -146,7 +150,7 @@ fn a_poll_nobody_answers_gets_the_fallback_and_late_answers_are_dropped() {
     bytes(&mut sender, SEND, start + POLL_WAIT);
     let ctx = deliver(&mut poller, start + POLL_WAIT);
     assert_eq!(
-        ctx.queued(),
+        &ctx.queued()[..],
         b"",
         "a late answer must not answer anything else"
     );
@@ -161,12 +165,12 @@ fn requests_pipelined_behind_a_held_one_wait_their_turn() {
     input.extend_from_slice(b"GET /second HTTP/1.1\r\nHost: x\r\n\r\nGET /thi");
     let (used, ctx) = bytes(&mut poller, &input, start);
     assert_eq!(used, input.len(), "kept by the protocol, not the driver");
-    assert_eq!(ctx.queued(), b"");
+    assert_eq!(&ctx.queued()[..], b"");
     // More arrives while the poll is held: it is kept too.
     let more = b"rd HTTP/1.1\r\nHost: x\r\n\r\nGET /fou";
     let (used, ctx) = bytes(&mut poller, more, start);
     assert_eq!(used, more.len());
-    assert_eq!(ctx.queued(), b"");
+    assert_eq!(&ctx.queued()[..], b"");
 
     let (mut sender, _) = open(&handler, start);
     bytes(&mut sender, SEND, start);
@@ -199,12 +203,12 @@ fn a_stale_answer_to_a_request_answered_at_once_is_dropped() {
     protocol.on_open(Mailbox::new(inbox.clone()), &mut ctx);
     let mut ctx = Ctx::new(start, peer());
     protocol.on_bytes(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &mut ctx);
-    assert!(String::from_utf8_lossy(ctx.queued()).starts_with("HTTP/1.1 200 "));
+    assert!(String::from_utf8_lossy(&ctx.queued()[..]).starts_with("HTTP/1.1 200 "));
     let mut ctx = Ctx::new(start, peer());
     for message in inbox.take() {
         protocol.on_message(message, &mut ctx);
     }
-    assert_eq!(ctx.queued(), b"");
+    assert_eq!(&ctx.queued()[..], b"");
 }
 
 #[test]
@@ -246,7 +250,7 @@ fn an_idle_connection_is_closed_without_a_word() {
     let start = Instant::now();
     let (mut conn, _) = open(&handler, start);
     let ctx = timer(&mut conn, start + Limits::default().idle_timeout);
-    assert_eq!(ctx.queued(), b"");
+    assert_eq!(&ctx.queued()[..], b"");
     assert_eq!(ctx.close_request(), Some(Close::AfterFlush));
 }
 

@@ -6,7 +6,7 @@
 //! message on that connection's own thread (or event loop turn), where its
 //! handler turns it into a frame.
 
-use crate::driver::{Mailbox, SendError};
+use crate::driver::{Mailbox, MailboxError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Names one member, to leave with.
@@ -118,8 +118,8 @@ impl<M: Clone> Broadcast<M> {
             }
             match mailbox.send(message.clone()) {
                 Ok(()) => delivery.delivered += 1,
-                Err(SendError::Full) => delivery.dropped += 1,
-                Err(SendError::Closed) => {
+                Err(MailboxError::Full(_)) => delivery.dropped += 1,
+                Err(MailboxError::Closed(_)) => {
                     delivery.removed += 1;
                     return false;
                 }
@@ -144,12 +144,12 @@ mod tests {
     }
 
     impl Deliver<String> for TestInbox {
-        fn deliver(&self, message: String) -> Result<(), SendError> {
+        fn deliver(&self, message: String) -> Result<(), MailboxError<String>> {
             let mut got = self.got.lock().unwrap();
             if self.closed {
-                Err(SendError::Closed)
+                Err(MailboxError::Closed(message))
             } else if got.len() >= self.capacity {
-                Err(SendError::Full)
+                Err(MailboxError::Full(message))
             } else {
                 got.push(message);
                 Ok(())

@@ -8,7 +8,7 @@
 
 use super::close::code;
 use super::connection::{Config, Role, State, WsConnection, WsMessage, WsSendError};
-use crate::driver::{Ctx, Mailbox, Protocol};
+use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -302,8 +302,8 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
 
     /// Gone without a close handshake we saw (a reset, a failed write): the
     /// handler still hears about it, with 1006, as its contract promises.
-    fn on_closed(&mut self) {
-        self.report_close(code::ABNORMAL, "connection lost");
+    fn on_closed(&mut self, reason: CloseReason) {
+        self.report_close(code::ABNORMAL, &format!("connection lost ({reason})"));
     }
 
     /// The server is stopping: close with 1001 ("going away") and let the

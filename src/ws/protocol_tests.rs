@@ -2,7 +2,7 @@
 //! callback and a mailbox that is never used from outside.
 
 use super::*;
-use crate::driver::{Close, Deliver, SendError as MailboxError, TimerRequest};
+use crate::driver::{Close, CloseReason, Deliver, MailboxError, TimerRequest};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::mask::apply_mask;
 use std::sync::Mutex;
@@ -43,8 +43,8 @@ impl WsHandler for Recorder {
 struct Nowhere;
 
 impl Deliver<Outgoing> for Nowhere {
-    fn deliver(&self, _: Outgoing) -> Result<(), MailboxError> {
-        Err(MailboxError::Closed)
+    fn deliver(&self, message: Outgoing) -> Result<(), MailboxError<Outgoing>> {
+        Err(MailboxError::Closed(message))
     }
 }
 
@@ -63,7 +63,7 @@ fn open() -> (WsProtocol<Recorder>, Arc<Mutex<Vec<String>>>, Instant) {
     let now = Instant::now();
     let mut c = ctx(now);
     ws.on_open(Mailbox::new(Nowhere), &mut c);
-    assert!(c.queued().is_empty());
+    assert!(&c.queued()[..].is_empty());
     assert_eq!(c.close_request(), None);
     (ws, log, now)
 }
@@ -111,7 +111,7 @@ fn messages_reach_the_handler_and_its_answers_the_peer() {
     // answers to messages of the same read: the order RFC 6455 cares about
     // is only that of each kind of frame, which holds.
     assert_eq!(
-        frames(c.queued()),
+        frames(&c.queued()[..]),
         [
             (Opcode::Pong, b"p".to_vec()),
             (Opcode::Text, b"hi".to_vec()),
@@ -138,7 +138,7 @@ fn the_peers_close_is_answered_reported_and_the_server_closes_tcp() {
     let mut c = ctx(now);
     let input = masked(Opcode::Close, &close);
     assert_eq!(ws.on_bytes(&input, &mut c), input.len());
-    assert_eq!(frames(c.queued()), [(Opcode::Close, vec![0x03, 0xe8])]);
+    assert_eq!(frames(&c.queued()[..]), [(Opcode::Close, vec![0x03, 0xe8])]);
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
     assert_eq!(log(&events).last().unwrap(), "close 1000 bye");
     // The driver's EOF afterwards does not report a second time.
@@ -152,7 +152,7 @@ fn a_protocol_error_closes_with_its_code_and_reports_it() {
     let mut c = ctx(now);
     let unmasked = [0x81, 0x01, b'x'];
     assert_eq!(ws.on_bytes(&unmasked, &mut c), 3);
-    let sent = frames(c.queued());
+    let sent = frames(&c.queued()[..]);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, Opcode::Close);
     assert_eq!(sent[0].1[..2], 1002u16.to_be_bytes());
@@ -168,7 +168,7 @@ fn our_close_waits_for_the_answer_then_closes_tcp() {
     let (mut ws, events, now) = open();
     let mut c = ctx(now);
     ws.on_bytes(&masked(Opcode::Text, b"close"), &mut c);
-    assert_eq!(frames(c.queued())[0].0, Opcode::Close);
+    assert_eq!(frames(&c.queued()[..])[0].0, Opcode::Close);
     assert_eq!(
         c.timer_request(),
         TimerRequest::At(now + Duration::from_secs(5))
@@ -176,7 +176,7 @@ fn our_close_waits_for_the_answer_then_closes_tcp() {
     assert_eq!(c.close_request(), None, "wait for the peer's close");
     let mut c = ctx(now);
     ws.on_bytes(&masked(Opcode::Close, &4000u16.to_be_bytes()), &mut c);
-    assert!(c.queued().is_empty(), "no second close frame");
+    assert!(&c.queued()[..].is_empty(), "no second close frame");
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
     assert_eq!(c.timer_request(), TimerRequest::Cancel);
     assert_eq!(log(&events).last().unwrap(), "close 4000 ");
@@ -215,7 +215,7 @@ fn mailbox_messages_are_sent_by_default() {
     ws.on_message(Outgoing::Binary(Arc::from(&[9u8][..])), &mut c);
     ws.on_message(Outgoing::Close(1001, "shutting down".into()), &mut c);
     ws.on_message(Outgoing::Text(Arc::from("too late")), &mut c);
-    let sent = frames(c.queued());
+    let sent = frames(&c.queued()[..]);
     assert_eq!(sent.len(), 3, "nothing after our close: {sent:?}");
     assert_eq!(sent[0], (Opcode::Text, b"broadcast".to_vec()));
     assert_eq!(sent[1], (Opcode::Binary, vec![9]));
@@ -234,22 +234,25 @@ fn a_client_role_masks_what_it_sends() {
     ws.on_open(Mailbox::new(Nowhere), &mut ctx(now));
     let mut c = ctx(now);
     ws.on_bytes(&[0x81, 0x02, b'o', b'k'], &mut c);
-    let (h, _) = frame::decode_header(c.queued()).unwrap().unwrap();
+    let (h, _) = frame::decode_header(&c.queued()[..]).unwrap().unwrap();
     assert!(h.mask.is_some());
-    assert_eq!(frames(c.queued()), [(Opcode::Text, b"ok".to_vec())]);
+    assert_eq!(frames(&c.queued()[..]), [(Opcode::Text, b"ok".to_vec())]);
 }
 
 #[test]
 fn a_connection_lost_without_any_close_is_reported_once_as_abnormal() {
     let (mut ws, events, _now) = open();
     // The driver drops us after a reset: no close frame, no EOF.
-    ws.on_closed();
-    ws.on_closed();
+    ws.on_closed(CloseReason::ReadFailed(std::io::ErrorKind::ConnectionReset));
+    ws.on_closed(CloseReason::Closed);
     let closes: Vec<String> = log(&events)
         .into_iter()
         .filter(|e| e.starts_with("close"))
         .collect();
-    assert_eq!(closes, ["close 1006 connection lost"]);
+    assert_eq!(
+        closes,
+        ["close 1006 connection lost (read failed: connection reset)"]
+    );
 }
 
 #[test]
@@ -257,7 +260,7 @@ fn shutdown_says_going_away() {
     let (mut ws, _events, now) = open();
     let mut c = ctx(now);
     ws.on_shutdown(&mut c);
-    let sent = frames(&c.take_output());
+    let sent = frames(&c.take_output().to_vec());
     assert_eq!(sent[0].0, Opcode::Close);
     assert_eq!(&sent[0].1[..2], &1001u16.to_be_bytes());
 }

@@ -21,7 +21,7 @@ use super::handshake::server::{
 };
 use super::handshake::{HeaderSlice, render_response};
 use super::protocol::{HandshakeInfo, Outgoing, WsHandler, WsProtocol};
-use crate::driver::{Ctx, Mailbox, Protocol};
+use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -320,9 +320,9 @@ impl<H: WsHandler> Protocol for WsServerProtocol<H> {
         }
     }
 
-    fn on_closed(&mut self) {
+    fn on_closed(&mut self, reason: CloseReason) {
         if let Phase::Open(ws) = &mut self.phase {
-            ws.on_closed();
+            ws.on_closed(reason);
         }
     }
 

@@ -3,7 +3,7 @@
 //! and a chat room each a few lines long.
 
 use super::*;
-use crate::driver::{Close, Deliver, SendError as MailboxError, TimerRequest};
+use crate::driver::{Close, Deliver, MailboxError, TimerRequest};
 use crate::ws::connection::{WsConnection, WsMessage};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::handshake::client::ClientHandshake;
@@ -26,8 +26,8 @@ impl WsHandler for EchoHandler {
 struct Nowhere;
 
 impl Deliver<Outgoing> for Nowhere {
-    fn deliver(&self, _: Outgoing) -> Result<(), MailboxError> {
-        Err(MailboxError::Closed)
+    fn deliver(&self, message: Outgoing) -> Result<(), MailboxError<Outgoing>> {
+        Err(MailboxError::Closed(message))
     }
 }
 
@@ -74,7 +74,7 @@ fn feed_bytewise(
         let mut c = ctx(now);
         let used = server.on_bytes(&buffered, &mut c);
         buffered.drain(..used);
-        sent.extend(c.take_output());
+        sent.extend(c.take_output().to_vec());
         if c.close_request().is_some() {
             return (sent, c.close_request());
         }
@@ -118,7 +118,7 @@ fn frames_right_behind_the_request_are_handled_in_the_same_read() {
     input.push(0x82); // half of the next header
     let mut c = ctx(now);
     assert_eq!(server.on_bytes(&input, &mut c), input.len() - 1);
-    assert!(c.queued().ends_with(&[0x82, 3, 1, 2, 3]));
+    assert!(&c.queued()[..].ends_with(&[0x82, 3, 1, 2, 3]));
     assert_eq!(
         c.timer_request(),
         TimerRequest::Cancel,
@@ -205,7 +205,7 @@ fn malformed_and_oversized_heads_are_refused() {
     huge.extend(std::iter::repeat_n(b'a', 9000));
     let mut c = ctx(now);
     assert_eq!(server.on_bytes(&huge, &mut c), huge.len());
-    assert!(c.queued().starts_with(b"HTTP/1.1 431 "));
+    assert!(&c.queued()[..].starts_with(b"HTTP/1.1 431 "));
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
 }
 
@@ -216,7 +216,7 @@ fn a_slow_handshake_times_out_with_408() {
     assert_eq!(server.on_bytes(b"GET / HT", &mut c), 0);
     let mut c = ctx(now + Duration::from_secs(10));
     server.on_timer(&mut c);
-    assert!(c.queued().starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(&c.queued()[..].starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
 }
 

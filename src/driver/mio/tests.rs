@@ -3,8 +3,11 @@
 //! `tests/driver_contract.rs`.
 
 use super::*;
+use crate::driver::{Ctx, Mailbox};
 use crate::echo::Echo;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net;
+use std::sync::Mutex;
 
 fn start_echo(config: Config) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,0 +1,78 @@
+//! Engine.IO v4, sans-IO: the layer under Socket.IO.
+//!
+//! A WebSocket is one TCP connection; when it breaks, it is gone. An
+//! Engine.IO **session** is a longer-lived thing: it has an id (`sid`) and
+//! outlives any single connection. It starts on HTTP long-polling, where
+//! every exchange is a separate request (a GET held open until the server
+//! has something to say, a POST for each batch the client sends), possibly
+//! each on a different TCP connection. When it can, it moves to a
+//! WebSocket, and the move (the *upgrade*) must lose and reorder nothing.
+//! Heartbeats (the server pings, the client pongs) tell a live session from
+//! a dead one, since no single connection can.
+//!
+//! So the session state lives apart from any connection, and connections
+//! only *visit* it:
+//!
+//! - [`packet`]: the seven packet types, and their two wire forms (one per
+//!   WebSocket frame; joined by `0x1e` in a polling body).
+//! - [`error`]: the error codes, answered as HTTP 400 with a JSON body.
+//! - [`handshake`]: reading a request (handshake, poll, post, upgrade,
+//!   preflight), the open packet, session ids.
+//! - [`session`]: one server-side session: queue, transports, upgrade,
+//!   heartbeats, typed close reasons. It knows connections only by tokens
+//!   and hands out each batch of packets to exactly one of them.
+//! - [`registry`]: every session of a server, by sid, with their timers.
+//! - [`server`]: the router: one call per request decides whether the
+//!   connection answers now, holds the request, or becomes a WebSocket.
+//! - [`cors`]: the CORS headers and the `OPTIONS` preflight.
+//! - [`client`]: the client's state machine: handshake, polling, upgrade,
+//!   pongs; it produces the HTTP requests and frames to send.
+//!
+//! None of it touches a socket or reads the clock: times come in as
+//! `Instant`s, and [`session::Session::poll_timeout`] says when to call
+//! [`session::Session::handle_timeout`] next (the style of `quinn-proto`).
+//!
+//! The server glue (next, on both drivers) is an HTTP-level protocol per
+//! TCP connection. Every connection shares one `Arc<Mutex<Server>>`; a
+//! request on the Engine.IO path goes through [`Server::route`]:
+//!
+//! ```text
+//!  conn A: GET  ?sid=X ─route─▶ Route::Hold{token} ─── A holds its request
+//!  conn B: POST ?sid=X ─route─▶ Session X ◀── send() from any thread
+//!  timer ─ handle_timeout ────▶    │            (server-wide, next deadline
+//!                                  │             from Registry::poll_timeout)
+//!            poll_transmit() ──────┴─▶ Transmit::Poll{token} ──▶ A answers
+//! ```
+//!
+//! After every call that touches a session, the glue drains
+//! [`Session::poll_transmit`] under the lock and delivers each transmit to
+//! the connection holding its token (a held request's `Responder`, a
+//! WebSocket's mailbox). A delivery that fails gives the transmit back
+//! ([`Session::give_back`]) under the same lock: nothing is lost, sent
+//! twice or reordered. On
+//! [`Route::WebSocket`] the connection hands itself to the WebSocket layer
+//! and feeds its frames to [`Session::on_ws_frame`] with its token.
+//!
+//! [`Session::poll_transmit`]: session::Session::poll_transmit
+//! [`Session::give_back`]: session::Session::give_back
+//! [`Session::on_ws_frame`]: session::Session::on_ws_frame
+
+pub mod client;
+pub mod cors;
+pub mod error;
+pub mod handshake;
+pub mod packet;
+pub mod registry;
+pub mod server;
+pub mod session;
+
+pub use cors::{AllowedOrigins, Cors};
+pub use error::ErrorCode;
+pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
+pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
+pub use registry::Registry;
+pub use server::{RequestView, Route, Server};
+pub use session::{
+    CloseReason, Event, GetOutcome, GetToken, PostError, PostToken, SendError, Session,
+    SessionConfig, State, Transmit, TransportFault, WsToken,
+};
