@@ -4,6 +4,7 @@
 use super::{
     HeaderSlice, accept_key, has_token, header_tokens, header_values, render_response, single_value,
 };
+use crate::ws::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
@@ -102,6 +103,9 @@ pub struct Accepted {
     pub subprotocol: Option<String>,
     /// The `Origin` the client sent, if any.
     pub origin: Option<String>,
+    /// The compression agreed, if any: [`validate_upgrade`] leaves it
+    /// `None`; the server sets it from [`crate::ws::deflate::accept_offers`].
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Accepted {
@@ -112,6 +116,10 @@ impl Accepted {
         out.extend_from_slice(format!("Sec-WebSocket-Accept: {}\r\n", self.accept).as_bytes());
         if let Some(protocol) = &self.subprotocol {
             out.extend_from_slice(format!("Sec-WebSocket-Protocol: {protocol}\r\n").as_bytes());
+        }
+        if let Some(deflate) = &self.deflate {
+            let value = deflate.response_header();
+            out.extend_from_slice(format!("Sec-WebSocket-Extensions: {value}\r\n").as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -251,6 +259,7 @@ pub fn validate_upgrade(
         accept: accept_key(key),
         subprotocol,
         origin: origin.map(str::to_string),
+        deflate: None,
     })
 }
 // ANCHOR_END: validate_upgrade
