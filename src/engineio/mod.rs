@@ -60,6 +60,7 @@
 pub mod client;
 pub mod cors;
 pub mod error;
+pub mod glue;
 pub mod handshake;
 pub mod packet;
 pub mod registry;
@@ -68,6 +69,7 @@ pub mod session;
 
 pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
+pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig};
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
 pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
 pub use registry::Registry;
