@@ -38,12 +38,11 @@ use super::handshake::{Query, Sid};
 use super::packet::{Payload, WsFrame};
 use super::server::{AllowRequest, RequestView, Route, Server};
 use super::session::{
-    self, CloseReason, Event, GetToken, SendError, SessionConfig, Transmit, TransportFault,
-    WsToken,
+    self, CloseReason, Event, GetToken, SendError, SessionConfig, Transmit, TransportFault, WsToken,
 };
 use crate::driver::{self, Ctx, Mailbox, Protocol};
-use crate::http::{Limits, Request, Response, ServerConn, Version};
 use crate::http::server::Outcome;
+use crate::http::{Limits, Request, Response, ServerConn, Version};
 use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnection, WsMessage};
 use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
 use std::collections::{HashMap, VecDeque};
@@ -377,7 +376,8 @@ fn run_timers(inner: Weak<Inner>) {
             .registry
             .poll_timeout()
             .map_or(Duration::from_secs(1), |at| {
-                at.saturating_duration_since(now).min(Duration::from_secs(1))
+                at.saturating_duration_since(now)
+                    .min(Duration::from_secs(1))
             });
         let _unused = inner
             .timer
@@ -531,10 +531,10 @@ impl EioProtocol {
         };
         let mut shared = engine.inner.lock();
         let route = shared.server.route(&view, now);
-        shared.flush_opened(now);
         let sid = Query::parse(&request.target).sid.map(Sid::new);
         match route {
             Route::NotEngineIo => {
+                shared.flush_opened(now);
                 drop(shared);
                 let response = (self.pages)(&request);
                 self.respond(&response, ctx);
@@ -543,7 +543,10 @@ impl EioProtocol {
                 if let Some(sid) = &sid {
                     shared.flush(sid, now);
                 }
+                // A new polling session: its open event.
+                shared.flush_opened(now);
                 drop(shared);
+                engine.inner.timer.notify_one();
                 self.respond(&response, ctx);
             }
             Route::Hold { sid, token } => {
@@ -586,7 +589,10 @@ impl EioProtocol {
                     close_timer_set: false,
                     messages: Vec::new(),
                 }));
+                // Only now that its WebSocket is known: a new session's
+                // first transmit is the open packet.
                 shared.flush(&sid, now);
+                shared.flush_opened(now);
                 drop(shared);
                 engine.inner.timer.notify_one();
             }
@@ -683,12 +689,10 @@ impl EioProtocol {
             session.release_get(held.token);
         }
         drop(shared);
-        let noop = self
-            .engine
-            .inner
-            .config
-            .cors
-            .apply(held.origin.as_deref(), session::poll_response(b"6".to_vec()));
+        let noop = self.engine.inner.config.cors.apply(
+            held.origin.as_deref(),
+            session::poll_response(b"6".to_vec()),
+        );
         self.respond(&noop, ctx);
         self.release_stash(ctx);
     }
@@ -988,7 +992,9 @@ impl Protocol for EioProtocol {
         match &mut self.mode {
             Mode::Http(http) => {
                 if let Some(held) = http.held.take() {
-                    shared.conns.remove(&(held.sid.clone(), Slot::Get(held.token)));
+                    shared
+                        .conns
+                        .remove(&(held.sid.clone(), Slot::Get(held.token)));
                     if let Ok(session) = shared.server.registry.get_mut(&held.sid) {
                         session.get_lost(held.token, now);
                     }
@@ -1009,4 +1015,3 @@ impl Protocol for EioProtocol {
     }
     // ANCHOR_END: on_closed
 }
-
