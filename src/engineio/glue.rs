@@ -10,7 +10,7 @@
 //! its sessions under one lock, and a table from `(sid, token)` to the
 //! connection that holds that token (a held GET, a WebSocket). After
 //! anything touches a session (a request, a frame, a timer, a send from
-//! any thread), [`Shared::flush`] drains the session under the lock: its
+//! any thread), `Shared::flush` drains the session under the lock: its
 //! events go to the application's channel, its transmits to their
 //! connections' *outboxes*.
 //!
@@ -21,7 +21,7 @@
 //! thread sending 10,000 messages cannot overflow the driver's bounded
 //! inbox. A transmit that cannot be queued (the connection is gone) goes
 //! back to its session at once, still under the lock
-//! ([`Session::give_back`]): nothing is lost, doubled or reordered.
+//! ([`Session::give_back`](super::Session::give_back)): nothing is lost, doubled or reordered.
 //!
 //! Timers: one thread per [`EngineIo`] sleeps until the registry's earliest
 //! deadline ([`Registry::poll_timeout`]), runs the due timers and flushes
