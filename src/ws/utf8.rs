@@ -6,7 +6,7 @@
 //! endpoint to fail the connection as soon as it sees invalid UTF-8, and
 //! Autobahn's cases 6.4.x check that we do (they send a bad byte, then wait).
 //!
-//! The trick: [`str::utf8_chunks`] walks bytes once, handing out each run of
+//! The trick: [`<[u8]>::utf8_chunks`](slice::utf8_chunks) walks bytes once, handing out each run of
 //! valid text as a `&str` and each run of bad bytes. A bad run at the very
 //! end may only be a character that has not finished arriving; anything else
 //! is wrong whatever follows. So the text grows in a `String` as it is

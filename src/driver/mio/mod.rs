@@ -10,7 +10,7 @@
 //!
 //! - `event_loop.rs`: the loop itself: `poll`, accept, read, write, and the
 //!   list of connections that still have bytes to read.
-//! - `conn.rs`: one connection's state, as an explicit [`Phase`](conn) enum,
+//! - `conn.rs`: one connection's state, as an explicit `Phase` enum,
 //!   and its output.
 //! - `timers.rs`: the timer heap, with lazy deletion and compaction.
 //! - `inbox.rs`: mailboxes: other threads queue messages and wake the loop.
