@@ -979,6 +979,8 @@ impl Protocol for EioProtocol {
     // ANCHOR: on_closed
     fn on_closed(&mut self, reason: driver::CloseReason) {
         tracing::debug!("engine.io connection closed: {reason}");
+        // The one clock read in a callback: `on_closed` has no `Ctx`, and the
+        // session's close (a linger deadline) needs a time.
         let now = Instant::now();
         let leftovers = self.outbox.as_ref().map(|o| o.close()).unwrap_or_default();
         let mut shared = self.engine.inner.lock();

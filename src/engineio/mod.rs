@@ -30,8 +30,11 @@
 //!   handle, its timer thread.
 //! - [`client`]: the client's state machine: handshake, polling, upgrade,
 //!   pongs; it produces the HTTP requests and frames to send.
+//! - [`blocking`]: a blocking client over `std::net` that drives it
+//!   (`ch05-eio-client` uses it).
 //!
-//! None of it touches a socket or reads the clock: times come in as
+//! None of it but [`glue`] and [`blocking`] touches a socket, a thread or
+//! the clock: times come in as
 //! `Instant`s, and [`session::Session::poll_timeout`] says when to call
 //! [`session::Session::handle_timeout`] next (the style of `quinn-proto`).
 //!
@@ -80,6 +83,7 @@
 //! [`Session::on_ws_frame`]: session::Session::on_ws_frame
 //! [`Registry::handle_timeout`]: registry::Registry::handle_timeout
 
+pub mod blocking;
 pub mod client;
 pub mod cors;
 pub mod error;
