@@ -102,7 +102,8 @@ pub fn serve<N: NewProtocol>(
 /// Starts logging to stderr, filtered by `RUST_LOG` (default: `info`).
 ///
 /// `RUST_LOG=debug`, `RUST_LOG=netladder=trace` and the other
-/// [`EnvFilter`] forms work as usual.
+/// [`EnvFilter`] forms work as usual. Colours only when stderr is a
+/// terminal: a log piped to a file or `grep` stays plain text.
 pub fn init_logging() {
     init_logging_or("info");
 }
@@ -116,5 +117,6 @@ pub fn init_logging_or(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

@@ -12,6 +12,7 @@
 //! | [`http`] | 2 | HTTP/1.1 server and client on `httparse`: limits, keep-alive, long polling |
 //! | [`ws`] | 3 | WebSocket by hand: handshake, frames, the close handshake |
 //! | [`engineio`] | 5 | Engine.IO v4: sessions across connections, polling, upgrade, heartbeats |
+//! | [`socketio`] | 5 | Socket.IO v5: namespaces, events, acks, binary, rooms, broadcasts |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
 pub mod cli;
@@ -20,4 +21,5 @@ pub mod echo;
 pub mod engineio;
 pub mod framing;
 pub mod http;
+pub mod socketio;
 pub mod ws;

@@ -10,6 +10,7 @@ use clap::{Parser, ValueEnum};
 use netladder::framing::{FrameReader, Framing};
 use std::io::{self, BufRead, Write};
 use std::net::TcpStream;
+use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
@@ -44,22 +45,34 @@ enum FramingArg {
     Length,
 }
 
-fn main() -> io::Result<()> {
+fn main() -> ExitCode {
     netladder::cli::init_logging();
     let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A sentence for the reader, not `Os { code: 111, .. }`.
+            eprintln!("ch01-echo-client: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> io::Result<()> {
     let framing = match args.framing {
         FramingArg::Line => Framing::Line,
         FramingArg::Length => Framing::LengthPrefixed,
     };
     // ANCHOR: connect
     // connect() runs the three-way handshake; then the socket is a pipe of bytes.
-    let mut stream = TcpStream::connect(&args.addr)?;
+    let mut stream =
+        TcpStream::connect(&args.addr).map_err(|err| connect_error(&args.addr, err))?;
     // Without Nagle's algorithm each tiny write leaves as its own segment.
     stream.set_nodelay(args.byte_at_a_time)?;
     let mut replies = FrameReader::new(stream.try_clone()?, framing, args.max_message);
     // ANCHOR_END: connect
-    let messages: Box<dyn Iterator<Item = io::Result<String>>> = match args.message {
-        Some(text) => Box::new(std::iter::once(Ok(text))),
+    let messages: Box<dyn Iterator<Item = io::Result<String>>> = match &args.message {
+        Some(text) => Box::new(std::iter::once(Ok(text.clone()))),
         None => Box::new(io::stdin().lock().lines()),
     };
     let mut stdout = io::stdout().lock();
@@ -84,4 +97,16 @@ fn main() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Says what went wrong with `connect` in words, with a next step for the
+/// usual case: nothing listens on the port.
+fn connect_error(addr: &str, err: io::Error) -> io::Error {
+    let hint = match err.kind() {
+        io::ErrorKind::ConnectionRefused => {
+            " (nothing listens there: is ch01-echo-server running?)"
+        }
+        _ => "",
+    };
+    io::Error::new(err.kind(), format!("cannot connect to {addr}: {err}{hint}"))
 }

@@ -9,9 +9,9 @@
 use clap::{Parser, ValueEnum};
 use netladder::echo::Echo;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 #[derive(Parser)]
 #[command(about = "Chapter 1: TCP echo server, one thread per connection")]
@@ -86,7 +86,7 @@ fn serve_raw(listener: TcpListener) -> io::Result<()> {
             }
         };
         info!("accepted {peer}");
-        thread::spawn(move || match echo(stream) {
+        thread::spawn(move || match echo(stream, peer) {
             Ok(bytes) => info!("closed {peer} after echoing {bytes} bytes"),
             Err(err) => info!("closed {peer}: {err}"),
         });
@@ -96,7 +96,7 @@ fn serve_raw(listener: TcpListener) -> io::Result<()> {
 
 // ANCHOR: echo
 /// Writes back every byte until the client half-closes, then closes too.
-fn echo(mut stream: TcpStream) -> io::Result<u64> {
+fn echo(mut stream: TcpStream, peer: SocketAddr) -> io::Result<u64> {
     let mut buf = [0u8; 4096];
     let mut total = 0;
     loop {
@@ -108,6 +108,8 @@ fn echo(mut stream: TcpStream) -> io::Result<u64> {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err),
         };
+        // With RUST_LOG=debug, every read shows how many bytes it returned.
+        debug!("{peer}: read {n} bytes");
         stream.write_all(&buf[..n])?;
         total += n as u64;
     }

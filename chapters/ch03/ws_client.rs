@@ -9,6 +9,7 @@ use clap::Parser;
 use netladder::ws::client::{self, WsClient};
 use netladder::ws::{Config, State, WsMessage};
 use std::io::{self, BufRead};
+use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,18 +27,39 @@ struct Args {
     message: Option<String>,
 }
 
-fn main() -> io::Result<()> {
+fn main() -> ExitCode {
     netladder::cli::init_logging_or("warn");
     let args = Args::parse();
+    match talk(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A sentence, not `Os { code: 111, .. }`.
+            eprintln!("ch03-ws-client: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn talk(args: &Args) -> io::Result<()> {
     let offered: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
-    let mut ws = client::connect(&args.url, &offered, Config::default())?;
+    let mut ws = client::connect(&args.url, &offered, Config::default()).map_err(|err| {
+        let hint = if err.kind() == io::ErrorKind::ConnectionRefused {
+            " (is the server running?)"
+        } else {
+            ""
+        };
+        io::Error::new(
+            err.kind(),
+            format!("cannot connect to {}: {err}{hint}", args.url),
+        )
+    })?;
     eprintln!(
         "connected to {} (subprotocol: {})",
         args.url,
         ws.subprotocol().unwrap_or("none")
     );
-    if let Some(text) = args.message {
-        ws.send_text(&text)?;
+    if let Some(text) = &args.message {
+        ws.send_text(text)?;
         if let Some(reply) = ws.recv()? {
             print_message(&reply, None);
         }
@@ -62,10 +84,17 @@ fn main() -> io::Result<()> {
 }
 
 /// Sends what is typed and prints what arrives, until the connection closes.
+///
+/// Either side may close first. When the server does (a message over its
+/// limit gets close 1009, say), that is a normal ending: the close code is
+/// printed, nothing more is sent, and the client exits 0.
 fn run(ws: &mut WsClient, lines: &Receiver<String>) -> io::Result<()> {
     let mut ping_sent: Option<Instant> = None;
     let mut closing = false;
     loop {
+        // The server's close frame may have come in the last `recv`: from
+        // then on there is nothing to send, stdin's end included.
+        closing |= ws.state() != State::Open;
         match lines.try_recv() {
             Ok(line) if !closing => {
                 if line == "/ping" {
@@ -105,6 +134,11 @@ fn run(ws: &mut WsClient, lines: &Receiver<String>) -> io::Result<()> {
                     err.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) => {}
+            // The close handshake is over; a reset while the server tears the
+            // connection down changes nothing.
+            Err(_) if ws.state() == State::Closed || ws.state() == State::ClosingByPeer => {
+                return Ok(());
+            }
             Err(err) => return Err(err),
         }
     }

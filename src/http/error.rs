@@ -12,6 +12,9 @@ pub enum RequestError {
     BadRequest(&'static str),
     /// The head did not fit in `Limits::max_head_bytes`: 431.
     HeadTooLarge,
+    /// The request line alone did not fit in `Limits::max_head_bytes`: its
+    /// target is too long, 414 (RFC 9112 §3).
+    UriTooLong,
     /// More fields than `Limits::max_headers`: 431.
     TooManyHeaders,
     /// The body would exceed `Limits::max_body_bytes`: 413.
@@ -33,6 +36,7 @@ impl RequestError {
             RequestError::BadRequest(_) => 400,
             RequestError::HeadTooLarge | RequestError::TooManyHeaders => 431,
             RequestError::BodyTooLarge => 413,
+            RequestError::UriTooLong => 414,
             RequestError::UnsupportedTransferCoding => 501,
             RequestError::UnsupportedVersion => 505,
             RequestError::ExpectationFailed => 417,
@@ -51,6 +55,7 @@ impl fmt::Display for RequestError {
         match self {
             RequestError::BadRequest(what) => write!(f, "bad request: {what}"),
             RequestError::HeadTooLarge => f.write_str("request head too large"),
+            RequestError::UriTooLong => f.write_str("request target too long"),
             RequestError::TooManyHeaders => f.write_str("too many header fields"),
             RequestError::BodyTooLarge => f.write_str("request body too large"),
             RequestError::UnsupportedTransferCoding => {
@@ -76,6 +81,7 @@ mod tests {
         let cases = [
             (RequestError::BadRequest("x"), 400),
             (RequestError::HeadTooLarge, 431),
+            (RequestError::UriTooLong, 414),
             (RequestError::TooManyHeaders, 431),
             (RequestError::BodyTooLarge, 413),
             (RequestError::UnsupportedTransferCoding, 501),

@@ -34,6 +34,14 @@
 //! one full request's worth, `max_head_bytes + max_body_bytes`) and parsed
 //! once the held request is answered. A client that sends more than that
 //! behind a held request is disconnected.
+//!
+//! The same waiting protects memory from a peer that pipelines requests
+//! and reads slowly, or not at all. One read can hold a thousand tiny
+//! `GET`s for a large file, and answering them all at once would queue a
+//! thousand copies of it. So once [`MAX_QUEUED_OUTPUT`] bytes wait for the
+//! peer ([`Ctx::unsent`]), no further request is parsed: the rest is kept
+//! as above, and the connection looks again every [`BACKLOG_RETRY`] until
+//! the peer has taken enough.
 
 use super::limits::Limits;
 use super::request::Request;
@@ -171,6 +179,13 @@ struct Held {
     slot: AnswerSlot,
 }
 
+/// Bytes waiting for the peer beyond which no further pipelined request is
+/// parsed until they drain: at most this plus one response is queued.
+pub const MAX_QUEUED_OUTPUT: usize = 1024 * 1024;
+
+/// How often a connection that stopped parsing for that reason looks again.
+pub const BACKLOG_RETRY: Duration = Duration::from_millis(2);
+
 /// One HTTP connection running `H`. See the module docs.
 pub struct HttpProtocol<H> {
     handler: Arc<H>,
@@ -184,6 +199,9 @@ pub struct HttpProtocol<H> {
     stash: Vec<u8>,
     /// The peer has half-closed: finish what is owed, then close.
     peer_done: bool,
+    /// Parsing stopped with [`MAX_QUEUED_OUTPUT`] bytes waiting for the
+    /// peer; the rest is in `stash`.
+    backlogged: bool,
 }
 
 impl<H: Handler> HttpProtocol<H> {
@@ -198,6 +216,7 @@ impl<H: Handler> HttpProtocol<H> {
             held: None,
             stash: Vec::new(),
             peer_done: false,
+            backlogged: false,
         }
     }
 
@@ -220,10 +239,15 @@ impl<H: Handler> HttpProtocol<H> {
 
     // ANCHOR: dispatch
     /// Parses and answers requests in `input` until it runs out, a request is
-    /// held, or the connection stops. Returns the bytes used.
+    /// held, the peer has enough answers waiting, or the connection stops.
+    /// Returns the bytes used.
     fn serve(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         let mut used = 0;
         while self.held.is_none() {
+            if ctx.unsent() >= MAX_QUEUED_OUTPUT && used < input.len() {
+                self.backlogged = true;
+                break;
+            }
             let now = ctx.now();
             let progress = self
                 .conn(now)
@@ -282,6 +306,12 @@ impl<H: Handler> HttpProtocol<H> {
     fn release(&mut self, response: &Response, ctx: &mut Ctx) {
         self.held = None;
         self.respond(response, ctx);
+        self.resume(ctx);
+    }
+
+    /// Parses what was kept.
+    fn resume(&mut self, ctx: &mut Ctx) {
+        self.backlogged = false;
         let stash = std::mem::take(&mut self.stash);
         let used = self.serve(&stash, ctx);
         self.keep_unparsed(&stash[used.min(stash.len())..], ctx);
@@ -306,12 +336,18 @@ impl<H: Handler> HttpProtocol<H> {
         let finished = conn.should_close();
         let owed = conn.unanswered();
         let conn_deadline = conn.deadline();
-        if finished || (self.peer_done && self.held.is_none() && owed == 0) {
+        let waiting = self.held.is_some() || self.backlogged;
+        if finished || (self.peer_done && !waiting && owed == 0) {
             ctx.close();
             return;
         }
         let held_deadline = self.held.as_ref().map(|held| held.deadline);
-        match [held_deadline, conn_deadline].into_iter().flatten().min() {
+        let retry = self.backlogged.then(|| now + BACKLOG_RETRY);
+        match [held_deadline, conn_deadline, retry]
+            .into_iter()
+            .flatten()
+            .min()
+        {
             Some(at) => ctx.wake_at(at),
             None => ctx.cancel_timer(),
         }
@@ -341,10 +377,10 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
             input.len()
         } else {
             let used = self.serve(input, ctx);
-            if self.held.is_some() {
-                // Held mid-buffer: keep the rest ourselves, because the driver
-                // only offers its leftovers again when new bytes arrive, and
-                // the answer will come through `on_message` instead.
+            if self.held.is_some() || self.backlogged {
+                // Held (or backlogged) mid-buffer: keep the rest ourselves,
+                // because the driver only offers its leftovers again when new
+                // bytes arrive, and we go on from `on_message` or `on_timer`.
                 self.keep_unparsed(&input[used..], ctx);
                 input.len()
             } else {
@@ -371,6 +407,9 @@ impl<H: Handler> Protocol for HttpProtocol<H> {
             now >= held.deadline && set(&held.slot, Answer::Waiting, Answer::Closed)
         }) {
             self.release(&held.otherwise, ctx);
+        }
+        if self.backlogged && self.held.is_none() && ctx.unsent() < MAX_QUEUED_OUTPUT {
+            self.resume(ctx);
         }
         let conn = self.conn(now);
         conn.on_timer(now, ctx.send_buffer());

@@ -264,3 +264,53 @@ fn a_bad_request_is_answered_and_closed() {
     assert!(text(&ctx).starts_with("HTTP/1.1 505 "));
     assert_eq!(ctx.close_request(), Some(Close::AfterFlush));
 }
+
+#[test]
+fn pipelined_requests_wait_while_the_peer_is_behind_on_their_answers() {
+    // 1,000 tiny requests for a 64 KiB answer in one read: 64 MB if all
+    // were answered at once. At most MAX_QUEUED_OUTPUT (and one answer)
+    // is queued per callback, and nothing more while the peer is behind.
+    let big = |_: Request, _: Responder| Reply::Now(Response::new(200).body(vec![b'x'; 65536]));
+    let mut protocol = HttpProtocol::new(Arc::new(big), Limits::default());
+    let start = Instant::now();
+    protocol.on_open(Mailbox::new(Inbox::default()), &mut Ctx::new(start, peer()));
+    let input = b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let answers = |ctx: &Ctx| text(ctx).matches("HTTP/1.1 200 OK\r\n").count();
+
+    let mut ctx = Ctx::new(start, peer());
+    assert_eq!(protocol.on_bytes(&input, &mut ctx), input.len());
+    let queued = ctx.unsent();
+    assert!(
+        (MAX_QUEUED_OUTPUT..MAX_QUEUED_OUTPUT + 70_000).contains(&queued),
+        "{queued} bytes queued"
+    );
+    let mut answered = answers(&ctx);
+    assert_eq!(ctx.timer_request(), TimerRequest::At(start + BACKLOG_RETRY));
+
+    // The peer has read nothing: the retry queues nothing.
+    let later = start + BACKLOG_RETRY;
+    let mut ctx = Ctx::for_driver(later, peer(), queued);
+    protocol.on_timer(&mut ctx);
+    assert_eq!(
+        ctx.unsent(),
+        queued,
+        "nothing more while the peer is behind"
+    );
+    assert_eq!(ctx.timer_request(), TimerRequest::At(later + BACKLOG_RETRY));
+
+    // The peer reads everything each time: the rest comes in batches, in
+    // order, each request answered once.
+    let mut now = later;
+    for _ in 0..100 {
+        now += BACKLOG_RETRY;
+        let mut ctx = Ctx::new(now, peer());
+        protocol.on_timer(&mut ctx);
+        assert!(ctx.unsent() < MAX_QUEUED_OUTPUT + 70_000);
+        answered += answers(&ctx);
+        if answered == 1000 {
+            assert_ne!(ctx.timer_request(), TimerRequest::At(now + BACKLOG_RETRY));
+            break;
+        }
+    }
+    assert_eq!(answered, 1000);
+}

@@ -104,7 +104,7 @@ pub fn parse_head(
     let len = match parsed.parse(window) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if window.len() >= limits.max_head_bytes => {
-            return Err(RequestError::HeadTooLarge);
+            return Err(too_large(window));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
@@ -125,6 +125,19 @@ pub fn parse_head(
     Ok(Some((head, len)))
 }
 // ANCHOR_END: parse_head
+
+/// A head over the limit. If its request line has not even ended, the
+/// target is what is too long, and RFC 9112 §3 asks for 414 (URI Too Long);
+/// otherwise the fields are, and the answer is 431.
+fn too_large(window: &[u8]) -> RequestError {
+    let line_ended = window.contains(&b'\n');
+    let in_target = window.contains(&b' ');
+    if !line_ended && in_target {
+        RequestError::UriTooLong
+    } else {
+        RequestError::HeadTooLarge
+    }
+}
 
 /// `httparse` refused the version. If the request line is not complete yet
 /// and could still become `HTTP/d.d`, wait for more; a complete `HTTP/d.d` is
@@ -367,6 +380,24 @@ mod tests {
         assert!(expect.expects_continue);
         let old = head("PUT / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
         assert!(!old.expects_continue, "HTTP/1.0 ignores Expect");
+    }
+
+    #[test]
+    fn a_request_line_over_the_limit_is_414_and_fields_are_431() {
+        let limits = Limits {
+            max_head_bytes: 64,
+            ..Limits::default()
+        };
+        let long_target = format!("GET /{} HTTP/1.1\r\n", "a".repeat(100));
+        assert_eq!(
+            parse_head(long_target.as_bytes(), &limits),
+            Err(RequestError::UriTooLong)
+        );
+        let long_field = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(100));
+        assert_eq!(
+            parse_head(long_field.as_bytes(), &limits),
+            Err(RequestError::HeadTooLarge)
+        );
     }
 
     #[test]

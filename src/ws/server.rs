@@ -121,6 +121,16 @@ impl fmt::Debug for ServerConfig {
     }
 }
 
+/// A request head over the limit: `414` if the request line alone has not
+/// ended within it (its target is too long, RFC 9112 §3), else `431`.
+fn too_large(window: &[u8]) -> Rejection {
+    if !window.contains(&b'\n') && window.contains(&b' ') {
+        Rejection::new(414, "request target too long")
+    } else {
+        Rejection::new(431, "request head too large")
+    }
+}
+
 /// The most request headers parsed; more gets `431`.
 const MAX_HEADERS: usize = 64;
 
@@ -185,7 +195,10 @@ impl<H: WsHandler> WsServerProtocol<H> {
             Ok(httparse::Status::Complete(len)) if len <= self.config.max_head_size => len,
             Ok(httparse::Status::Partial) if input.len() <= self.config.max_head_size => return 0,
             Ok(_) | Err(httparse::Error::TooManyHeaders) => {
-                self.refuse(Rejection::new(431, "request head too large"), ctx);
+                self.refuse(
+                    too_large(&input[..input.len().min(self.config.max_head_size)]),
+                    ctx,
+                );
                 return input.len();
             }
             Err(err) => {

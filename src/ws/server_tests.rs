@@ -207,6 +207,17 @@ fn malformed_and_oversized_heads_are_refused() {
     assert_eq!(server.on_bytes(&huge, &mut c), huge.len());
     assert!(&c.queued()[..].starts_with(b"HTTP/1.1 431 "));
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
+
+    let (mut server, now) = opened(Arc::new(ServerConfig::default()));
+    let mut long_target = b"GET /".to_vec();
+    long_target.extend(std::iter::repeat_n(b'a', 9000));
+    let mut c = ctx(now);
+    assert_eq!(server.on_bytes(&long_target, &mut c), long_target.len());
+    assert!(
+        c.queued().starts_with(b"HTTP/1.1 414 "),
+        "{:?}",
+        text(c.queued().to_vec())
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Starting servers and the load generator, and reading its JSON.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A server under test: how to start it on a free loopback port.
@@ -17,20 +19,29 @@ impl Server {
         vec![
             Server {
                 name: "netladder threads",
-                program: "target/release/ch03-ws-server",
+                program: release("ch03-ws-server"),
                 args: &["--driver", "threads", "--addr", "127.0.0.1:0"],
             },
             Server {
                 name: "netladder mio",
-                program: "target/release/ch03-ws-server",
+                program: release("ch03-ws-server"),
                 args: &["--driver", "mio", "--addr", "127.0.0.1:0"],
             },
             Server {
                 name: "tokio-tungstenite",
-                program: "target/release/examples/peer_tokio_ws",
+                program: release("examples/peer_tokio_ws"),
                 args: &["127.0.0.1:0"],
             },
         ]
+    }
+
+    /// A server known only by name (for redrawing plots from a CSV).
+    pub fn named(name: &'static str) -> Server {
+        Server {
+            name,
+            program: "",
+            args: &[],
+        }
     }
 
     /// Peers in other languages, installed by scripts/test-all: Node's `ws`
@@ -40,7 +51,7 @@ impl Server {
         let python_ready = std::path::Path::new(".venv/bin/python").is_file();
         if !node_ready || !python_ready {
             return Err(
-                "--peers needs tests/node/node_modules and .venv: run `bash scripts/test-all` once"
+                "--peers needs tests/node/node_modules and .venv: `bash scripts/interop` sets them up"
                     .into(),
             );
         }
@@ -59,9 +70,36 @@ impl Server {
     }
 }
 
-/// Builds everything the runs use, in release mode.
+/// Where cargo put the release build: `target/release`, or wherever
+/// `CARGO_TARGET_DIR` or cargo's config says (set by [`build`]).
+static RELEASE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The path of a release artifact, such as `ch04-loadgen`.
+fn release(name: &str) -> &'static str {
+    let dir = RELEASE_DIR
+        .get()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("target/release"));
+    String::leak(dir.join(name).display().to_string())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds everything the runs use, in release mode, and asks cargo where
+/// it put them.
 pub fn build() -> Result<(), String> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let metadata = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&metadata.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    if let Some(target) = metadata["target_directory"].as_str() {
+        let _ = RELEASE_DIR.set(PathBuf::from(target).join("release"));
+    }
+    let status = cargo()
         .args([
             "build",
             "--release",
@@ -162,6 +200,42 @@ impl Row {
         )
     }
 
+    /// Reads back what [`Row::csv`] wrote (for `--replot`).
+    pub fn parse_csv(text: &str) -> Result<Vec<Row>, String> {
+        let mut rows = Vec::new();
+        for (i, line) in text.lines().enumerate().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells.len() != 13 {
+                return Err(format!(
+                    "results.csv line {}: {} cells, not 13",
+                    i + 1,
+                    cells.len()
+                ));
+            }
+            let int = |c: &str| {
+                c.parse::<usize>()
+                    .map_err(|e| format!("line {}: {e}", i + 1))
+            };
+            let num = |c: &str| c.parse::<f64>().ok();
+            rows.push(Row {
+                server: String::leak(cells[0].to_string()),
+                idle: cells[1] == "idle",
+                connections: int(cells[2])?,
+                rep: int(cells[3])?,
+                established: int(cells[4])?,
+                failed: int(cells[5])?,
+                msgs_per_sec: num(cells[6]),
+                p50: num(cells[7]),
+                p99: num(cells[8]),
+                rss_kib: num(cells[9]),
+                rss_kib_per_connection: num(cells[10]),
+                context_switches_per_msg: num(cells[11]),
+                instructions_per_msg: num(cells[12]),
+            });
+        }
+        Ok(rows)
+    }
+
     pub fn csv(rows: &[Row]) -> String {
         let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
         let mut out = String::from(
@@ -194,7 +268,7 @@ fn loadgen(addr: &str, pid: u32, extra: &[String]) -> Result<serde_json::Value, 
         .args([
             "-c",
             "1",
-            "target/release/ch04-loadgen",
+            release("ch04-loadgen"),
             "--protocol",
             "ws",
             "--json",

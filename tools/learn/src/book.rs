@@ -3,9 +3,16 @@
 //! mdBook reports problems (a missing `{{#include}}` anchor, say) through
 //! `tracing` warnings rather than errors, so the build counts every warning
 //! and error event and fails on any: the book must build clean.
+//!
+//! Every listing included into a code block gets a caption naming its file
+//! (`Filename: src/echo.rs`, as in the Rust book), made from the include
+//! line itself so that it can never name the wrong file.
 
 use crate::Result;
 use mdbook_driver::MDBook;
+use mdbook_driver::book::{Book, BookItem};
+use mdbook_driver::builtin_preprocessors::LinkPreprocessor;
+use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,13 +41,16 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false),
         )
         .with(tracing_subscriber::filter::LevelFilter::WARN)
         .with(CountWarnings(Arc::clone(&warnings)));
     let site = tracing::subscriber::with_default(subscriber, || -> Result<PathBuf> {
-        let book =
+        let mut book =
             MDBook::load(root.join("book")).map_err(|e| format!("loading the book: {e:#}"))?;
+        // Same name: it takes the place (and the turn) of mdBook's own.
+        book.with_preprocessor(CaptionedLinks);
         book.build()
             .map_err(|e| format!("building the book: {e:#}"))?;
         Ok(book.build_dir_for("html"))
@@ -59,6 +69,65 @@ pub fn build(root: &Path) -> Result<PathBuf> {
         return Err(format!("{} broken link(s) in the book", broken.len()));
     }
     Ok(site)
+}
+
+/// mdBook's `links` preprocessor (which expands `{{#include}}`), preceded
+/// by captions: a code block that opens with an include line gets
+/// `Filename: PATH` above it, PATH taken from that line.
+struct CaptionedLinks;
+
+impl Preprocessor for CaptionedLinks {
+    fn name(&self) -> &str {
+        LinkPreprocessor::NAME
+    }
+
+    fn run(
+        &self,
+        ctx: &PreprocessorContext,
+        mut book: Book,
+    ) -> mdbook_driver::errors::Result<Book> {
+        book.for_each_mut(|item| {
+            if let BookItem::Chapter(chapter) = item {
+                chapter.content = add_captions(&chapter.content);
+            }
+        });
+        LinkPreprocessor::new().run(ctx, book)
+    }
+}
+
+/// The caption a listing gets, or `None` for a line that is not an include.
+fn caption_for(include_line: &str) -> Option<String> {
+    let inner = include_line
+        .trim()
+        .strip_prefix("{{#")?
+        .strip_suffix("}}")?
+        .trim();
+    let target = inner
+        .strip_prefix("include ")
+        .or_else(|| inner.strip_prefix("rustdoc_include "))?
+        .trim();
+    let path = target.split(':').next()?;
+    // Pages live in book/src/: the repository root is two folders up.
+    let path = path.trim_start_matches("../");
+    Some(format!("<p class=\"filename\">Filename: {path}</p>"))
+}
+
+fn add_captions(markdown: &str) -> String {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut out = String::with_capacity(markdown.len() + 256);
+    let mut in_code = false;
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("```") {
+            if !in_code && let Some(caption) = lines.get(i + 1).and_then(|next| caption_for(next)) {
+                out.push_str(&caption);
+                out.push_str("\n\n");
+            }
+            in_code = !in_code;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Every `href`/`src` in the site's HTML that points at a missing file, or at
@@ -189,6 +258,18 @@ mod tests {
         broken.sort();
         fs::remove_dir_all(&site).unwrap();
         assert_eq!(broken, ["a.html -> #gone", "b.html -> missing.html"]);
+    }
+
+    #[test]
+    fn included_listings_get_their_file_name() {
+        let page = "Text\n\n```rust,ignore\n{{#include ../../src/echo.rs:echo}}\n```\n\n{{#include ch04/summary.md}}\n";
+        let captioned = add_captions(page);
+        assert!(captioned.contains(
+            "<p class=\"filename\">Filename: src/echo.rs</p>\n\n```rust,ignore\n{{#include ../../src/echo.rs:echo}}"
+        ));
+        // Not in a code block: a table or text, no caption.
+        assert_eq!(captioned.matches("Filename:").count(), 1);
+        assert_eq!(caption_for("plain text"), None);
     }
 
     #[test]

@@ -57,20 +57,20 @@ const CHAPTERS: &[Chapter] = &[
 
 /// Prints every chapter with its run commands.
 pub fn print() {
-    println!("The ladder:");
+    say!("The ladder:");
     for chapter in CHAPTERS {
         let state = if chapter.run.is_empty() {
             "  (coming)"
         } else {
             ""
         };
-        println!("  {}. {}{state}", chapter.number, chapter.title);
+        say!("  {}. {}{state}", chapter.number, chapter.title);
         for command in chapter.run {
             // Shell commands get a prompt; "browser: URL" lines are pages to open.
             if command.starts_with("browser:") {
-                println!("       {command}");
+                say!("       {command}");
             } else {
-                println!("       $ {command}");
+                say!("       $ {command}");
             }
         }
     }

@@ -2,15 +2,31 @@
 //!
 //! - `home` (the default): builds the book, prints the chapters with their run
 //!   commands and the exercise progress, and serves the book on loopback.
-//! - `list`, `hint NAME`, `check [NAME]`: the exercises, rustlings-style.
+//! - `watch [NAME]`: re-checks the current exercise on every save and moves
+//!   on when it passes.
+//! - `list`, `hint NAME`, `check [NAME]`: the exercises, rustlings-style;
+//!   hints are graded (asked again, the next one comes).
 //! - `verify`: proves every exercise's tests fail on the stub and pass on
 //!   the reference solution (CI runs it).
 //! - `book`: builds the book, failing on any warning or broken link (CI runs it).
+
+/// `println!` for the learner's terminal, except that a closed stdout
+/// (`cargo learn list | head`) ends the program quietly instead of
+/// panicking on the broken pipe.
+macro_rules! say {
+    () => {
+        $crate::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::say_line(format_args!($($arg)*))
+    };
+}
 
 mod book;
 mod chapters;
 mod exercises;
 mod serve;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,9 +47,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7000")]
         addr: String,
     },
-    /// List every exercise with its state, and a progress bar.
+    /// List every exercise with its state, its book section, and a progress bar.
     List,
-    /// Print the hint for one exercise.
+    /// Work through the exercises: re-check on every save, move on when one
+    /// passes. Keys: h for a hint, q or Esc to quit.
+    Watch {
+        /// The exercise to start with (default: the first one not done).
+        name: Option<String>,
+    },
+    /// Print the next hint for one exercise (ask again for the next, up to 3).
     Hint {
         /// The exercise, as `cargo learn list` shows it (e.g. ch01-read-line).
         name: String,
@@ -63,10 +85,11 @@ fn main() -> ExitCode {
     }) {
         Command::Home { addr } => home(&root, &addr),
         Command::List => exercises::list(&root),
+        Command::Watch { name } => watch::watch(&root, name.as_deref()),
         Command::Hint { name } => exercises::hint(&root, &name),
         Command::Check { name } => exercises::check(&root, name.as_deref()),
         Command::Verify => exercises::verify(&root),
-        Command::Book => book::build(&root).map(|out| println!("book built in {}", out.display())),
+        Command::Book => book::build(&root).map(|out| say!("book built in {}", out.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,6 +97,15 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes one line to stdout; if stdout is gone (a closed pipe), exits.
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{args}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
     }
 }
 
@@ -85,8 +117,8 @@ fn home(root: &std::path::Path, addr: &str) -> Result<()> {
     let listener = serve::bind_loopback(addr)?;
     let site = book::build(root)?;
     chapters::print();
-    println!();
+    say!();
     exercises::print_progress(root)?;
-    println!();
+    say!();
     serve::serve(&site, listener)
 }

@@ -19,7 +19,7 @@ pub fn bind_loopback(addr: &str) -> Result<TcpListener> {
 /// Serves `site` on `listener` until the process is stopped.
 pub fn serve(site: &Path, listener: TcpListener) -> Result<()> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("serving the book at http://{local}/  (Ctrl-C to stop)");
+    say!("serving the book at http://{local}/  (Ctrl-C to stop)");
     for stream in listener.incoming().flatten() {
         let site = site.to_path_buf();
         thread::spawn(move || {
@@ -43,15 +43,7 @@ fn answer(mut stream: TcpStream, site: &Path) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let file = match (method, resolve(site, target)) {
         ("GET" | "HEAD", Some(file)) => file,
-        ("GET" | "HEAD", None) => {
-            return respond(
-                &mut stream,
-                "404 Not Found",
-                "text/plain",
-                b"not found\n",
-                method,
-            );
-        }
+        ("GET" | "HEAD", None) => return not_found(&mut stream, site, method),
         _ => {
             return respond(
                 &mut stream,
@@ -64,8 +56,23 @@ fn answer(mut stream: TcpStream, site: &Path) -> std::io::Result<()> {
     };
     match std::fs::read(&file) {
         Ok(body) => respond(&mut stream, "200 OK", content_type(&file), &body, method),
+        Err(_) => not_found(&mut stream, site, method),
+    }
+}
+
+/// A 404 with the book's own "not found" page (mdBook writes `404.html`),
+/// so the learner keeps the book's navigation; plain text if it is missing.
+fn not_found(stream: &mut TcpStream, site: &Path, method: &str) -> std::io::Result<()> {
+    match std::fs::read(site.join("404.html")) {
+        Ok(page) => respond(
+            stream,
+            "404 Not Found",
+            "text/html; charset=utf-8",
+            &page,
+            method,
+        ),
         Err(_) => respond(
-            &mut stream,
+            stream,
             "404 Not Found",
             "text/plain",
             b"not found\n",

@@ -62,7 +62,16 @@ fn home_prints_the_chapters_and_serves_the_book() {
         chapter.contains("fn echo("),
         "chapter 1 includes the real echo code"
     );
+    assert!(
+        chapter.contains("Filename: chapters/ch01/echo_server.rs"),
+        "included listings are captioned with their file"
+    );
     assert!(get(&addr, "/../Cargo.toml").starts_with("HTTP/1.1 404"));
+    // An unknown path gets the book's own 404 page, not plain text.
+    let missing = get(&addr, "/no-such-page.html");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("text/html"), "{missing}");
+    assert!(missing.contains("Document not found"), "{missing}");
 }
 
 #[test]

@@ -1,0 +1,130 @@
+//! Socket.IO v5, sans-IO: the layer above Engine.IO.
+//!
+//! Engine.IO gives one session per client: text and binary messages, in
+//! order, across polling and WebSocket. Socket.IO adds meaning on top:
+//!
+//! - **namespaces**: several logical connections (`/`, `/admin`) over one
+//!   session, each joined with a `CONNECT` that may carry `auth` and be
+//!   refused by middleware (`CONNECT_ERROR {message, data}`);
+//! - **events** with a name and arguments, JSON with binary anywhere
+//!   inside (placeholders in the text, attachments as binary messages);
+//! - **acks**: an event may carry an id, and the other side answers it;
+//! - **rooms**: server-side groups of sockets to broadcast to.
+//!
+//! The pieces:
+//!
+//! - [`value`]: [`Value`], JSON plus binary: an event's argument.
+//! - [`packet`]: the seven packet types, the text form, placeholders, and
+//!   the [`Decoder`] that turns Engine.IO messages into
+//!   packets, with caps on attachments and a typed error for every
+//!   malformed input.
+//! - [`adapter`]: rooms and broadcast selection behind the [`Adapter`]
+//!   trait (in memory here; chapter 6 puts one on Redis).
+//! - [`server`]: the whole server state. Fed Engine.IO events per client,
+//!   it queues packets to send ([`Transmit`], one shared encoding per
+//!   broadcast) and events for the application ([`Event`]). It reads no
+//!   clock: `now` comes in, [`Server::poll_timeout`] says when to call
+//!   [`Server::handle_timeout`] (connect and ack timeouts).
+//! - [`handlers`]: callbacks on top of the event queue, the way Node and
+//!   python-socketio are written, with typed arguments through `serde`.
+//!
+//! # The glue (next)
+//!
+//! Per Engine.IO session the glue picks a [`ClientId`] and calls
+//! [`Server::on_open`] on `Event::Open`, [`Server::on_message`] on
+//! `Event::Message(payload)`, [`Server::on_close`] on `Event::Close(reason)`
+//! (the reason converts with `.into()`). After each call it drains
+//! [`Server::poll_transmit`]: a [`Transmit::Send`] becomes
+//! `Session::send(Payload::Text(text))` then one `Payload::Binary` per
+//! attachment; a [`Transmit::Close`] closes the session. For volatile
+//! packets the glue says who can take them ([`Server::set_writable`]) or
+//! drops them late ([`Transmit::drop_for`] with `Ctx::unsent()`).
+//!
+//! # The API, by example
+//!
+//! ```
+//! use std::time::Instant;
+//! use netladder::engineio::Payload;
+//! use netladder::socketio::{ClientId, Config, ConnectError, Environ, Handlers, Server, Value};
+//!
+//! let mut io = Server::new(Config::default());
+//! // io.use(...): refuse a CONNECT without a token.
+//! io.namespace("/").middleware(|c| match c.auth.deserialize::<serde_json::Value>() {
+//!     Ok(auth) if auth["token"].is_string() => {
+//!         *c.data = auth["token"].clone(); // socket.data
+//!         Ok(())
+//!     }
+//!     _ => Err(ConnectError::new("no token")),
+//! });
+//! let mut handlers = Handlers::default();
+//! handlers
+//!     .on_connect("/", |io, socket, _auth| io.join(socket, "lobby").unwrap())
+//!     .on("/", "chat", |io, ctx| {
+//!         let text: String = ctx.args.get(0).unwrap_or_default();
+//!         // socket.to("lobby").emit("chat", text): everyone else there
+//!         let _ = io.broadcast_from(&ctx.socket).map(|to| to.to("lobby").emit("chat", vec![text.into()]));
+//!         let _ = ctx.ack(io, vec![Value::from("ok")]);
+//!     });
+//!
+//! // What the glue does for one client:
+//! let (client, now) = (ClientId(1), Instant::now());
+//! io.on_open(client, Environ::default(), now);
+//! io.on_message(client, Payload::Text(r#"0{"token":"t"}"#.into()), now);
+//! io.on_message(client, Payload::Text(r#"21["chat","hello"]"#.into()), now);
+//! handlers.dispatch(&mut io, now);
+//! let sent: Vec<_> = std::iter::from_fn(|| io.poll_transmit()).collect();
+//! assert_eq!(sent.len(), 2); // the CONNECT's answer, then the ack `31["ok"]`
+//! ```
+//!
+// ANCHOR: mapping
+//! # From python-socketio and Node
+//!
+//! | python-socketio | Node `socket.io` | here |
+//! |---|---|---|
+//! | `@sio.event def connect(sid, environ, auth)` | `io.use(mw)` + `io.on("connection")` | [`NamespaceConfig::middleware`] (`Connecting` has `auth`, `environ`, `data`) + [`Handlers::on_connect`] |
+//! | `raise ConnectionRefusedError(msg)` | `next(new Error(msg))` (+ `err.data`) | `Err(ConnectError::new(msg).with_data(..))` |
+//! | `@sio.on("ev") def f(sid, data)` | `socket.on("ev", (data, cb) => …)` | [`Handlers::on`]`("/", "ev", \|io, ctx\| …)`, `ctx.args.get::<T>(0)` |
+//! | return value of the handler | `cb(answer)` | `ctx.ack(io, args)` |
+//! | `sio.emit("ev", data, to=sid)` | `io.to(sid).emit("ev", data)` | [`Server::emit`]`(&sid, "ev", args)` or `io.of("/").to(sid.as_str()).emit(..)` |
+//! | `sio.emit(..., room=r, skip_sid=sid)` | `socket.to(r).emit(..)` / `io.to(r).except(sid)` | [`Server::broadcast_from`]`(&sid)?.to(r).emit(..)` / [`Server::of`]`("/").to(r).except(..)` |
+//! | `sio.send(data)` / `message` event | `socket.send(data)` / `message` | [`Server::send`] / `on("/", "message", ..)` |
+//! | `sio.call("ev", data, sid=sid, timeout=t)` | `socket.timeout(t).emitWithAck("ev", data)` | [`Server::emit_with_ack`] + [`Handlers::on_ack`] |
+//! | — | `io.timeout(t).emitWithAck(..)` (broadcast) | [`Operator::emit_with_ack`] + [`Handlers::on_broadcast_ack`] |
+//! | `sio.enter_room(sid, r)` / `leave_room` | `socket.join(r)` / `leave` | [`Server::join`] / [`Server::leave`] |
+//! | `sio.rooms(sid)` | `socket.rooms` | [`Server::rooms`] |
+//! | `sio.disconnect(sid)` | `socket.disconnect()` / `(true)` | [`Server::disconnect`]`(&sid, close, now)` |
+//! | `@sio.event def disconnect(sid, reason)` | `socket.on("disconnect", reason => …)` | [`Handlers::on_disconnect`] ([`DisconnectReason`]) |
+//! | `sio.session(sid)` | `socket.data` | [`Server::data`] / [`Server::data_mut`] |
+//! | `sio.namespace_handler` / `Namespace` | `io.of("/admin")`, `io.of(/^\/team-\d+$/)` | [`Server::namespace`], [`Server::dynamic_namespace`] |
+//! | — | `io.volatile.emit(..)` | `io.of("/").volatile().emit(..)` |
+//! | — | `fetchSockets`, `socketsJoin`, `socketsLeave`, `disconnectSockets` | [`Operator::fetch_sockets`], [`Operator::sockets_join`], [`Operator::sockets_leave`], [`Operator::disconnect_sockets`] |
+// ANCHOR_END: mapping
+//!
+//! Compared with socketioxide: its handlers are async functions whose
+//! arguments are extractors (`SocketRef`, `Data<T>`, `AckSender`); here a
+//! handler is a plain closure given the server and a [`handlers::Ctx`],
+//! since the whole server is one state machine driven by the loop. The
+//! cost is the same lesson as Flask-SocketIO's `async_mode`: a handler that
+//! blocks stalls every client on its loop.
+//!
+//! Caps (see [`Config`]): attachments per packet and their total size,
+//! rooms per socket and room name length ([`SioError`] when over),
+//! namespaces per client, namespace name length, acks awaited per socket,
+//! and the connect timeout. A malformed packet closes its own client, with
+//! the reason logged; nobody else notices.
+
+pub mod adapter;
+pub mod handlers;
+pub mod packet;
+pub mod server;
+pub mod value;
+
+pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
+pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
+pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
+pub use server::{
+    AckId, AckRequest, BroadcastAckId, ClientId, CloseWhy, Config, ConnectError, Connecting,
+    DisconnectReason, Environ, Event, Middleware, NamespaceConfig, Operator, Server, SioError,
+    SocketInfo, Transmit,
+};
+pub use value::Value;
