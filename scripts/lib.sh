@@ -1,5 +1,6 @@
-# Shared by scripts/test-all, scripts/autobahn and scripts/interop (sourced,
-# not run): setting up the tests' peers, and finding the chapter binaries.
+# Shared by scripts/test-all, scripts/autobahn, scripts/interop and
+# scripts/eio-interop (sourced, not run): setting up the tests' peers, and
+# finding the chapter binaries.
 # Every setup step is quick when its work is already done, so each script
 # can call what it needs and work on a fresh clone.
 #
@@ -28,7 +29,7 @@ install_debian_packages() {
 # The sha256 of a file, to tell whether an install is up to date.
 _digest() { sha256sum "$1" | cut -d' ' -f1; }
 
-# Python peers (kosoku for Autobahn, websockets) in .venv. pip runs only
+# Python peers (kosoku for Autobahn, websockets, python-engineio) in .venv. pip runs only
 # when tests/python/requirements.txt changed since the last install.
 setup_python() {
     local requirements=tests/python/requirements.txt stamp=.venv/.netladder-requirements

@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
-use netladder::ws::{Config, WsMessage};
+use netladder::ws::{Config, DeflateConfig, WsMessage};
 use std::io;
 use std::time::Duration;
 
@@ -20,7 +20,21 @@ struct Args {
 }
 
 fn open(url: &str) -> io::Result<WsClient> {
-    let ws = client::connect(url, &[], Config::default())?;
+    // Offer compression as Autobahn's own client does: we reset our context
+    // after every message, and the server may limit our window. Every
+    // message is compressed (threshold 0), to exercise the codec on all of
+    // them (and see scripts/autobahn for kosoku and small plain replies).
+    let deflate = DeflateConfig {
+        server_no_context_takeover: false,
+        client_no_context_takeover: true,
+        threshold: 0,
+        ..DeflateConfig::default()
+    };
+    let config = Config {
+        deflate: Some(deflate),
+        ..Config::default()
+    };
+    let ws = client::connect(url, &[], config)?;
     // A case that hangs fails on its own, without holding up the run.
     ws.set_read_timeout(Some(Duration::from_secs(60)))?;
     Ok(ws)

@@ -7,6 +7,7 @@
 
 use clap::Parser;
 use netladder::ws::client::{self, WsClient};
+use netladder::ws::deflate::DeflateArgs;
 use netladder::ws::{Config, State, WsMessage};
 use std::io::{self, BufRead};
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ struct Args {
     /// Send this one message, print the reply, and close (instead of stdin).
     #[arg(long)]
     message: Option<String>,
+    #[command(flatten)]
+    deflate: DeflateArgs,
 }
 
 fn main() -> ExitCode {
@@ -42,7 +45,11 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args) -> io::Result<()> {
     let offered: Vec<&str> = args.protocols.iter().map(String::as_str).collect();
-    let mut ws = client::connect(&args.url, &offered, Config::default()).map_err(|err| {
+    let config = Config {
+        deflate: args.deflate.config(),
+        ..Config::default()
+    };
+    let mut ws = client::connect(&args.url, &offered, config).map_err(|err| {
         let hint = if err.kind() == io::ErrorKind::ConnectionRefused {
             " (is the server running?)"
         } else {
@@ -54,9 +61,11 @@ fn talk(args: &Args) -> io::Result<()> {
         )
     })?;
     eprintln!(
-        "connected to {} (subprotocol: {})",
+        "connected to {} (subprotocol: {}, compression: {})",
         args.url,
-        ws.subprotocol().unwrap_or("none")
+        ws.subprotocol().unwrap_or("none"),
+        ws.deflate()
+            .map_or("none".to_string(), |d| d.response_header())
     );
     if let Some(text) = &args.message {
         ws.send_text(text)?;

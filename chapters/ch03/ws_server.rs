@@ -6,6 +6,7 @@
 
 use clap::Parser;
 use netladder::cli::ServerArgs;
+use netladder::ws::deflate::DeflateArgs;
 use netladder::ws::{
     Broadcast, HttpResponse, MemberId, Outgoing, ServerConfig, WsContext, WsHandler, WsMessage,
     WsServerProtocol,
@@ -24,6 +25,8 @@ struct Args {
     max_message: usize,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    deflate: DeflateArgs,
 }
 
 const DEMO_PAGE: &str = include_str!("demo.html");
@@ -76,6 +79,7 @@ fn main() -> std::io::Result<()> {
     });
     config.ws.max_message_size = args.max_message;
     config.ws.max_frame_size = args.max_message;
+    config.ws.deflate = args.deflate.config();
     let config = Arc::new(config);
     let room = Broadcast::new();
     let new_connection = move |_peer| {

@@ -11,6 +11,7 @@ mod workload;
 
 use clap::{Parser, ValueEnum};
 use netladder::driver::mio;
+use netladder::ws::deflate::{DeflateConfig, OnOff};
 use stats::{ProcSample, TICKS_PER_SECOND};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -51,6 +52,14 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// With --protocol ws: offer permessage-deflate and send every message
+    /// compressed (the server must accept).
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    deflate: OnOff,
+    /// With --deflate on: keep context between messages (context takeover)
+    /// instead of asking for no_context_takeover.
+    #[arg(long)]
+    deflate_takeover: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,6 +117,17 @@ fn main() -> Result<(), String> {
     let run = Run::new(started + duration, args.messages.unwrap_or(u64::MAX));
     let mode = if args.idle { Mode::Idle } else { Mode::Echo };
     let mut clients = Vec::with_capacity(args.connections);
+    let deflate = (args.deflate == OnOff::On).then(|| {
+        let config = DeflateConfig {
+            threshold: 0,
+            ..DeflateConfig::default()
+        };
+        if args.deflate_takeover {
+            config.with_context_takeover()
+        } else {
+            config
+        }
+    });
     for id in 0..args.connections {
         let transport = match args.protocol {
             Wire::Tcp => AnyTransport::Tcp(RawTcp { size: args.size }),
@@ -117,6 +137,7 @@ fn main() -> Result<(), String> {
                     &addr.to_string(),
                     &args.path,
                     mask,
+                    deflate.clone(),
                 )?))
             }
         };

@@ -8,6 +8,8 @@
 use crate::stats::Latencies;
 use netladder::driver::{Ctx, Mailbox, Protocol};
 use netladder::http::client::parse_response_head;
+use netladder::ws::Role;
+use netladder::ws::deflate::{Deflate, DeflateConfig};
 use netladder::ws::frame::{self, Opcode};
 use netladder::ws::handshake::client::ClientHandshake;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -73,6 +75,8 @@ pub struct Decoded {
     pub start: usize,
     pub len: usize,
     pub used: usize,
+    /// A compressed echo's payload, inflated (then `start`/`len` are moot).
+    pub inflated: Option<Vec<u8>>,
 }
 
 /// Raw TCP: the payload is the message.
@@ -95,6 +99,7 @@ impl Transport for RawTcp {
 
     fn decode(&mut self, input: &[u8]) -> Result<Option<Decoded>, String> {
         Ok((input.len() >= self.size).then_some(Decoded {
+            inflated: None,
             start: 0,
             len: self.size,
             used: self.size,
@@ -106,15 +111,30 @@ impl Transport for RawTcp {
 /// message; echoes come back as unmasked frames.
 pub struct WebSocket {
     handshake: ClientHandshake,
+    /// Compression, once the server agreed to it (`--deflate on`).
+    deflate: Option<Deflate>,
     /// A fresh mask per connection; reusing it per frame is enough for a
     /// load test (browsers draw one per frame).
     mask: [u8; 4],
 }
 
 impl WebSocket {
-    pub fn new(host: &str, path: &str, mask: [u8; 4]) -> Result<WebSocket, String> {
-        let handshake = ClientHandshake::new(host, path, &[], None).map_err(|e| e.to_string())?;
-        Ok(WebSocket { handshake, mask })
+    pub fn new(
+        host: &str,
+        path: &str,
+        mask: [u8; 4],
+        deflate: Option<DeflateConfig>,
+    ) -> Result<WebSocket, String> {
+        let mut handshake =
+            ClientHandshake::new(host, path, &[], None).map_err(|e| e.to_string())?;
+        if let Some(config) = deflate {
+            handshake = handshake.with_deflate(config);
+        }
+        Ok(WebSocket {
+            handshake,
+            deflate: None,
+            mask,
+        })
     }
 }
 
@@ -131,24 +151,59 @@ impl Transport for WebSocket {
                 self.handshake
                     .check_response(head.status, &headers)
                     .map_err(|e| e.to_string())?;
+                if let Some(offer) = self.handshake.deflate_offer() {
+                    let params = self
+                        .handshake
+                        .deflate_params(&headers)
+                        .ok_or("the server declined compression")?;
+                    self.deflate = Some(Deflate::new(Role::Client, params, offer.config()));
+                }
                 Ok(Some(input.len() - rest.len()))
             }
         }
     }
 
     fn encode(&mut self, payload: &[u8], out: &mut Vec<u8>) {
-        frame::encode_frame(out, true, Opcode::Binary, payload, Some(self.mask));
+        match &mut self.deflate {
+            Some(deflate) if deflate.should_compress(payload.len()) => {
+                let mut compressed = Vec::new();
+                deflate.compress(payload, &mut compressed);
+                let first = out.len();
+                frame::encode_frame(out, true, Opcode::Binary, &compressed, Some(self.mask));
+                out[first] |= 0x40; // RSV1: compressed
+            }
+            _ => frame::encode_frame(out, true, Opcode::Binary, payload, Some(self.mask)),
+        }
     }
 
     fn decode(&mut self, input: &[u8]) -> Result<Option<Decoded>, String> {
         let Some((header, start)) = frame::decode_header(input).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        if header.opcode != Opcode::Binary || header.mask.is_some() || !header.fin {
+        let compressed = header.rsv == 0b100 && self.deflate.is_some();
+        if header.opcode != Opcode::Binary
+            || header.mask.is_some()
+            || !header.fin
+            || (header.rsv != 0 && !compressed)
+        {
             return Err(format!("unexpected frame from the server: {header:?}"));
         }
         let len = usize::try_from(header.payload_len).map_err(|e| e.to_string())?;
-        Ok((input.len() >= start + len).then_some(Decoded {
+        if input.len() < start + len {
+            return Ok(None);
+        }
+        let mut inflated = None;
+        if let (true, Some(deflate)) = (compressed, &mut self.deflate) {
+            let mut out = Vec::new();
+            let limit = 64 << 20;
+            deflate
+                .inflate(&input[start..start + len], &mut out, limit)
+                .and_then(|()| deflate.finish_message(&mut out, limit))
+                .map_err(|e| format!("bad compressed echo: {e:?}"))?;
+            inflated = Some(out);
+        }
+        Ok(Some(Decoded {
+            inflated,
             start,
             len,
             used: start + len,
@@ -254,7 +309,10 @@ impl<T: Transport> Protocol for Client<T> {
                     return input.len();
                 }
             };
-            let echoed = &input[used + decoded.start..used + decoded.start + decoded.len];
+            let echoed = match &decoded.inflated {
+                Some(inflated) => inflated.as_slice(),
+                None => &input[used + decoded.start..used + decoded.start + decoded.len],
+            };
             if echoed != self.payload.as_slice() {
                 self.fail("the echo differs from what was sent", ctx);
                 return input.len();

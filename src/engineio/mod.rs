@@ -25,41 +25,69 @@
 //! - [`server`]: the router: one call per request decides whether the
 //!   connection answers now, holds the request, or becomes a WebSocket.
 //! - [`cors`]: the CORS headers and the `OPTIONS` preflight.
+//! - [`glue`]: the server on a driver: one [`EioProtocol`] per TCP
+//!   connection (plain HTTP, polling, WebSocket), the shared [`EngineIo`]
+//!   handle, its timer thread.
 //! - [`client`]: the client's state machine: handshake, polling, upgrade,
 //!   pongs; it produces the HTTP requests and frames to send.
+//! - [`blocking`]: a blocking client over `std::net` that drives it
+//!   (`ch05-eio-client` uses it).
 //!
-//! None of it touches a socket or reads the clock: times come in as
+//! None of it but [`glue`] and [`blocking`] touches a socket, a thread or
+//! the clock: times come in as
 //! `Instant`s, and [`session::Session::poll_timeout`] says when to call
 //! [`session::Session::handle_timeout`] next (the style of `quinn-proto`).
 //!
-//! The server glue (next, on both drivers) is an HTTP-level protocol per
-//! TCP connection. Every connection shares one `Arc<Mutex<Server>>`; a
-//! request on the Engine.IO path goes through [`Server::route`]:
+//! The server glue ([`glue`], on both drivers) is an HTTP-level protocol
+//! per TCP connection, [`EioProtocol`]. Every connection shares one
+//! [`EngineIo`]: the [`Server`] and its sessions under one lock. A request
+//! on the Engine.IO path goes through [`Server::route`]:
 //!
 //! ```text
 //!  conn A: GET  ?sid=X ─route─▶ Route::Hold{token} ─── A holds its request
-//!  conn B: POST ?sid=X ─route─▶ Session X ◀── send() from any thread
-//!  timer ─ handle_timeout ────▶    │            (server-wide, next deadline
-//!                                  │             from Registry::poll_timeout)
-//!            poll_transmit() ──────┴─▶ Transmit::Poll{token} ──▶ A answers
+//!  conn B: POST ?sid=X ─route─▶ Session X ◀── EngineIo::send() from any thread
+//!  timer thread ─ handle_timeout ─▶ │       (one per EngineIo: it sleeps
+//!                                   │        until Registry::poll_timeout)
+//!            poll_transmit() ───────┴─▶ Transmit::Poll{token} ──▶ A's outbox
+//!                                                     ──Wake mail──▶ A answers
 //! ```
 //!
 //! After every call that touches a session, the glue drains
-//! [`Session::poll_transmit`] under the lock and delivers each transmit to
-//! the connection holding its token (a held request's `Responder`, a
-//! WebSocket's mailbox). A delivery that fails gives the transmit back
-//! ([`Session::give_back`]) under the same lock: nothing is lost, sent
-//! twice or reordered. On
-//! [`Route::WebSocket`] the connection hands itself to the WebSocket layer
+//! [`Session::poll_transmit`] under the lock and puts each transmit in the
+//! *outbox* of the connection holding its token (a held GET, a WebSocket),
+//! waking that connection through its mailbox (one wake-up however many
+//! transmits wait, so a fast sender cannot overflow the driver's bounded
+//! inbox). A transmit whose connection is gone goes back at once
+//! ([`Session::give_back`]) under the same lock: nothing is lost, sent twice
+//! or reordered. On [`Route::WebSocket`] the connection answers `101` and
+//! becomes a WebSocket on the same socket, with the bytes it already read,
 //! and feeds its frames to [`Session::on_ws_frame`] with its token.
+//!
+//! **Timers.** Heartbeats belong to sessions, not connections: between two
+//! polls a session may have no connection at all. So one thread per
+//! [`EngineIo`] sleeps on a condition variable until the registry's
+//! earliest deadline, runs [`Registry::handle_timeout`] and flushes the
+//! sessions it touched; anything that may move a deadline earlier (a new
+//! session, an upgrade probe) wakes it. It works the same under both
+//! drivers, and costs one thread per endpoint, not per session. A held
+//! GET's connection keeps one timer of its own: a safety deadline
+//! (`pingInterval + pingTimeout`) after which it answers a noop `6`, under
+//! the lock, so it can never race a real answer.
+//!
+//! The application gets an [`EngineIo`] handle (clone it freely; `send`
+//! from any thread) and a channel of [`EioEvent`]s: open, message,
+//! upgraded, and close with a typed [`CloseReason`].
 //!
 //! [`Session::poll_transmit`]: session::Session::poll_transmit
 //! [`Session::give_back`]: session::Session::give_back
 //! [`Session::on_ws_frame`]: session::Session::on_ws_frame
+//! [`Registry::handle_timeout`]: registry::Registry::handle_timeout
 
+pub mod blocking;
 pub mod client;
 pub mod cors;
 pub mod error;
+pub mod glue;
 pub mod handshake;
 pub mod packet;
 pub mod registry;
@@ -68,6 +96,7 @@ pub mod session;
 
 pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
+pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig};
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
 pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
 pub use registry::Registry;

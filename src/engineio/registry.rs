@@ -16,6 +16,8 @@ pub struct Registry {
     config: SessionConfig,
     sessions: HashMap<Sid, Session>,
     max_sessions: usize,
+    /// Sessions opened since the last [`Registry::take_opened`].
+    opened: Vec<Sid>,
 }
 
 /// Why a new session was not opened.
@@ -34,6 +36,7 @@ impl Registry {
             config,
             sessions: HashMap::new(),
             max_sessions,
+            opened: Vec::new(),
         }
     }
 
@@ -60,6 +63,7 @@ impl Registry {
         let sid = self.new_sid()?;
         let (session, body) = Session::open_polling(sid.clone(), self.config.clone(), now);
         self.sessions.insert(sid.clone(), session);
+        self.opened.push(sid.clone());
         Ok((sid, body))
     }
 
@@ -69,12 +73,29 @@ impl Registry {
         let sid = self.new_sid()?;
         let (session, ws) = Session::open_websocket(sid.clone(), self.config.clone(), now);
         self.sessions.insert(sid.clone(), session);
+        self.opened.push(sid.clone());
         Ok((sid, ws))
     }
 
     /// The live session `sid`, or error code 1.
     pub fn get_mut(&mut self, sid: &Sid) -> Result<&mut Session, ErrorCode> {
         self.sessions.get_mut(sid).ok_or(ErrorCode::UnknownSid)
+    }
+
+    /// The sessions opened since the last call: the glue announces them
+    /// (their first event, [`super::Event::Open`], waits in each).
+    pub fn take_opened(&mut self) -> Vec<Sid> {
+        std::mem::take(&mut self.opened)
+    }
+
+    /// Forgets session `sid` (once it is finished), returning it.
+    pub fn remove(&mut self, sid: &Sid) -> Option<Session> {
+        self.sessions.remove(sid)
+    }
+
+    /// The sids of every session held.
+    pub fn sids(&self) -> Vec<Sid> {
+        self.sessions.keys().cloned().collect()
     }
 
     /// The number of sessions held (closed ones included until removed).

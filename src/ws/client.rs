@@ -7,6 +7,7 @@
 //! (which masks everything it sends).
 
 use super::connection::{Config, Role, State, WsConnection, WsMessage};
+use super::deflate::Deflate;
 use super::handshake::client::ClientHandshake;
 use crate::http::client::{parse_response_head, parse_url};
 use std::collections::VecDeque;
@@ -57,20 +58,24 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     // A server that accepts but never answers must not hang us forever.
     stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    let handshake = ClientHandshake::new(&target.authority, &target.target, subprotocols, None)
+    let mut handshake = ClientHandshake::new(&target.authority, &target.target, subprotocols, None)
         .map_err(other)?;
+    if let Some(deflate) = &config.deflate {
+        handshake = handshake.with_deflate(deflate.clone());
+    }
     stream.write_all(handshake.request_bytes())?;
 
     // Read until the response head is whole; frames may follow it at once.
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
-    let (subprotocol, rest) = loop {
+    let (subprotocol, deflate, rest) = loop {
         if let Some((head, rest)) = parse_response_head(&buf).map_err(other)? {
             let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
             let subprotocol = handshake
                 .check_response(head.status, &headers)
                 .map_err(other)?;
-            break (subprotocol, rest.to_vec());
+            let deflate = handshake.deflate_params(&headers);
+            break (subprotocol, deflate, rest.to_vec());
         }
         match stream.read(&mut chunk)? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -79,9 +84,13 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     };
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
+    let mut conn = WsConnection::new(Role::Client, config.clone());
+    if let (Some(params), Some(ours)) = (deflate, &config.deflate) {
+        conn.set_deflate(Deflate::new(Role::Client, params, ours));
+    }
     Ok(WsClient {
         stream,
-        conn: WsConnection::new(Role::Client, config),
+        conn,
         input: rest,
         ready: VecDeque::new(),
         subprotocol,
@@ -93,6 +102,11 @@ impl WsClient {
     /// The subprotocol the server chose, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// The compression agreed with the server, if any.
+    pub fn deflate(&self) -> Option<&crate::ws::DeflateParams> {
+        self.conn.deflate().map(|d| d.params())
     }
 
     /// Where the close handshake is.

@@ -11,11 +11,16 @@
 //! Only an incomplete frame *header* (at most 14 bytes) is left unconsumed.
 
 use super::close::{self, MAX_REASON_LEN, code};
+use super::deflate::{Deflate, DeflateConfig, InflateError};
 use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Text;
 use std::fmt;
 use std::time::Duration;
+
+/// RSV1 in [`FrameHeader::rsv`] (whose low three bits are RSV1-3): set on
+/// the first frame of a compressed message.
+const RSV1: u8 = 0b100;
 
 /// Which end of the connection we are. It decides who masks (RFC 6455 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +44,11 @@ pub struct Config {
     /// closing the transport anyway. The state machine keeps no clock; the
     /// driver glue ([`super::WsProtocol`]) uses it. Default 5 s.
     pub close_timeout: Duration,
+    /// Compression (`permessage-deflate`) to offer (client) or accept
+    /// (server); `None` turns it off. Default: on, with
+    /// [`DeflateConfig::default`]. It applies once a handshake agreed on it
+    /// ([`WsConnection::set_deflate`]).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -47,6 +57,7 @@ impl Default for Config {
             max_message_size: 16 * 1024 * 1024,
             max_frame_size: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(5),
+            deflate: Some(DeflateConfig::default()),
         }
     }
 }
@@ -167,6 +178,13 @@ pub struct WsConnection {
     control: Vec<u8>,
     out: Vec<u8>,
     failed: bool,
+    /// The negotiated compression, if any.
+    deflate: Option<Deflate>,
+    /// The message being reassembled is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// A compressed frame's payload piece, unmasked before inflating. Freed
+    /// with the message.
+    scratch: Vec<u8>,
 }
 
 impl WsConnection {
@@ -183,7 +201,38 @@ impl WsConnection {
             control: Vec::new(),
             out: Vec::new(),
             failed: false,
+            deflate: None,
+            compressed: false,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Turns on the compression a handshake agreed on: RSV1 then marks
+    /// compressed messages, both ways.
+    pub fn set_deflate(&mut self, deflate: Deflate) {
+        self.deflate = Some(deflate);
+    }
+
+    /// The negotiated compression, if any.
+    pub fn deflate(&self) -> Option<&Deflate> {
+        self.deflate.as_ref()
+    }
+
+    /// The connection has been idle a while: free the compression state
+    /// that may be freed (see [`Deflate::release_idle`]). Returns whether
+    /// anything was freed. The driver glue calls it from a timer.
+    pub fn release_idle(&mut self) -> bool {
+        if self.message.is_some() {
+            return false; // inside a message: its context is in use
+        }
+        self.deflate.as_mut().is_some_and(Deflate::release_idle)
+    }
+
+    /// Does the connection hold a compressor or a decompressor right now?
+    pub fn holds_compression_context(&self) -> bool {
+        self.deflate
+            .as_ref()
+            .is_some_and(|d| d.holds_context() != (false, false))
     }
 
     /// Our role.
@@ -301,9 +350,22 @@ impl WsConnection {
     /// close code and reason to fail with, if it breaks a rule.
     fn check_header(&self, header: &FrameHeader) -> Result<(), (u16, String)> {
         let fail = |code: u16, why: &str| Err((code, why.to_string()));
-        if header.rsv != 0 {
-            // No extension is negotiated, so no RSV bit has a meaning.
-            return fail(code::PROTOCOL_ERROR, "RSV bits set without an extension");
+        // RSV1 means "compressed", on a data message's first frame only,
+        // and only once permessage-deflate is agreed (RFC 7692 §6). RSV2
+        // and RSV3 mean nothing here.
+        if header.rsv & 0b011 != 0 {
+            return fail(code::PROTOCOL_ERROR, "RSV2 or RSV3 set");
+        }
+        if header.rsv & RSV1 != 0 {
+            if self.deflate.is_none() {
+                return fail(code::PROTOCOL_ERROR, "RSV1 set without an extension");
+            }
+            if !matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+                return fail(
+                    code::PROTOCOL_ERROR,
+                    "RSV1 set on a control or continuation frame",
+                );
+            }
         }
         match (self.role, header.mask) {
             (Role::Server, None) => {
@@ -326,7 +388,9 @@ impl WsConnection {
             }
             _ => {}
         }
-        if !header.opcode.is_control() {
+        // A compressed message's size is checked as it inflates.
+        let compressed = self.compressed || header.rsv & RSV1 != 0;
+        if !header.opcode.is_control() && !compressed {
             let so_far = self.data.len() + self.text.len();
             let total = (so_far as u64).saturating_add(header.payload_len);
             if total > self.config.max_message_size as u64 {
@@ -338,6 +402,9 @@ impl WsConnection {
 
     /// Starts reading a frame whose header passed [`Self::check_header`].
     fn start_frame(&mut self, header: FrameHeader) {
+        if matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            self.compressed = header.rsv & RSV1 != 0;
+        }
         match header.opcode {
             Opcode::Text => self.message = Some(Kind::Text),
             Opcode::Binary => self.message = Some(Kind::Binary),
@@ -360,8 +427,13 @@ impl WsConnection {
         let Some(frame) = &mut self.frame else {
             return Ok(());
         };
+        let control = frame.opcode.is_control();
+        let compressed = self.compressed && !control;
         let target = if frame.opcode.is_control() {
             &mut self.control
+        } else if compressed {
+            self.scratch.clear();
+            &mut self.scratch
         } else {
             &mut self.data
         };
@@ -372,13 +444,28 @@ impl WsConnection {
         }
         frame.read += chunk.len() as u64;
         frame.remaining -= chunk.len() as u64;
-        if !frame.opcode.is_control()
-            && self.message == Some(Kind::Text)
-            && self.text.feed(&mut self.data).is_err()
-        {
+        if compressed {
+            let limit = self.config.max_message_size.saturating_sub(self.text.len());
+            if let Some(deflate) = &mut self.deflate {
+                let result = deflate.inflate(&self.scratch, &mut self.data, limit);
+                self.inflated(result)?;
+            }
+        }
+        if !control && self.message == Some(Kind::Text) && self.text.feed(&mut self.data).is_err() {
             return Err(self.fail(code::INVALID_PAYLOAD, "text is not UTF-8"));
         }
         Ok(())
+    }
+
+    /// Fails the connection if inflating went wrong.
+    fn inflated(&mut self, result: Result<(), InflateError>) -> Result<(), ProtocolError> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(InflateError::TooBig) => Err(self.fail(code::TOO_BIG, "message too big")),
+            Err(InflateError::Corrupt) => {
+                Err(self.fail(code::INVALID_PAYLOAD, "bad compressed data"))
+            }
+        }
     }
 
     /// The current frame's payload is complete.
@@ -399,6 +486,17 @@ impl WsConnection {
             Opcode::Pong => messages.push(WsMessage::Pong(std::mem::take(&mut self.control))),
             Opcode::Close => self.receive_close(messages)?,
             Opcode::Text | Opcode::Binary | Opcode::Continuation if frame.fin => {
+                if std::mem::take(&mut self.compressed) {
+                    self.scratch = Vec::new();
+                    let limit = self.config.max_message_size.saturating_sub(self.text.len());
+                    if let Some(deflate) = &mut self.deflate {
+                        let result = deflate.finish_message(&mut self.data, limit);
+                        self.inflated(result)?;
+                    }
+                    if self.message == Some(Kind::Text) && self.text.feed(&mut self.data).is_err() {
+                        return Err(self.fail(code::INVALID_PAYLOAD, "text is not UTF-8"));
+                    }
+                }
                 let mut data = std::mem::take(&mut self.data);
                 let text = std::mem::take(&mut self.text);
                 match self.message.take() {
@@ -467,6 +565,11 @@ impl WsConnection {
         self.message = None;
         self.data = Vec::new();
         self.text = Utf8Text::new();
+        self.compressed = false;
+        self.scratch = Vec::new();
+        if let Some(deflate) = &mut self.deflate {
+            deflate.end_message();
+        }
         ProtocolError { code, reason }
     }
 
@@ -486,17 +589,38 @@ impl WsConnection {
         }
     }
 
+    // ANCHOR: send_data
+    /// Queues a data message as one frame: compressed, with RSV1 set, when
+    /// compression was agreed and the message is not under the threshold.
+    /// Control frames never go through here: they are never compressed.
+    fn send_data(&mut self, opcode: Opcode, payload: &[u8]) {
+        let Some(deflate) = self
+            .deflate
+            .as_mut()
+            .filter(|d| d.should_compress(payload.len()))
+        else {
+            self.send_frame(opcode, payload);
+            return;
+        };
+        let mut compressed = Vec::new();
+        deflate.compress(payload, &mut compressed);
+        let first_byte = self.out.len();
+        self.send_frame(opcode, &compressed);
+        self.out[first_byte] |= RSV1 << 4;
+    }
+    // ANCHOR_END: send_data
+
     /// Queues a text message (one frame).
     pub fn send_text(&mut self, text: &str) -> Result<(), WsSendError> {
         self.ensure_open()?;
-        self.send_frame(Opcode::Text, text.as_bytes());
+        self.send_data(Opcode::Text, text.as_bytes());
         Ok(())
     }
 
     /// Queues a binary message (one frame).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), WsSendError> {
         self.ensure_open()?;
-        self.send_frame(Opcode::Binary, data);
+        self.send_data(Opcode::Binary, data);
         Ok(())
     }
 

@@ -16,6 +16,8 @@
 //! | [`server`] | a server connection from its first byte: upgrade (or plain HTTP), then WebSocket |
 //! | [`broadcast`] | a registry of mailboxes, to send one message to many connections |
 //! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
+//! | [`extensions`] | the `Sec-WebSocket-Extensions` header's grammar |
+//! | [`deflate`] | compression (`permessage-deflate`, RFC 7692): negotiation and codec |
 //!
 //! None of these touch a socket or a clock: they are fed bytes and queue
 //! bytes, which keeps every rule testable one byte at a time.
@@ -81,7 +83,7 @@
 //! | largest request head | 8 KiB (and 64 headers), then `431` | [`ServerConfig::max_head_size`] |
 //! | origins allowed | none sent, or a loopback host | [`handshake::server::OriginPolicy`] |
 //! | subprotocols | none | [`handshake::server::HandshakePolicy`] |
-//! | extensions (compression) | none: any RSV bit is a protocol error | |
+//! | compression | `permessage-deflate` when the client offers it; no context takeover; messages under 64 bytes uncompressed | [`Config::deflate`], [`deflate::DeflateConfig`] |
 //! | non-minimal frame lengths | refused (1002), as RFC 6455 §5.2 says MUST | [`frame::decode_header`] |
 //!
 //! Messages are sent as one frame each; incoming ones may be fragmented.
@@ -90,6 +92,8 @@ pub mod broadcast;
 pub mod client;
 pub mod close;
 pub mod connection;
+pub mod deflate;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -100,5 +104,6 @@ pub mod utf8;
 pub use broadcast::{Broadcast, MemberId};
 pub use close::code;
 pub use connection::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use protocol::{HandshakeInfo, Outgoing, WsContext, WsHandler, WsProtocol};
 pub use server::{HttpFallback, HttpRequest, HttpResponse, ServerConfig, WsServerProtocol};

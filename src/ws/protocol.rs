@@ -143,6 +143,8 @@ pub struct WsProtocol<H> {
     mailbox: Option<Mailbox<Outgoing>>,
     close_reported: bool,
     close_timer_set: bool,
+    /// With context takeover, how long compression state may sit unused.
+    idle_timeout: Option<std::time::Duration>,
     /// Reused between reads so that a busy connection does not allocate a
     /// new vector for every batch of messages.
     messages: Vec<WsMessage>,
@@ -153,6 +155,7 @@ impl<H: WsHandler> WsProtocol<H> {
     pub fn new(role: Role, handler: H, config: Config, info: HandshakeInfo) -> WsProtocol<H> {
         WsProtocol {
             close_timeout: config.close_timeout,
+            idle_timeout: config.deflate.as_ref().map(|d| d.idle_timeout),
             conn: WsConnection::new(role, config),
             handler,
             info,
@@ -161,6 +164,11 @@ impl<H: WsHandler> WsProtocol<H> {
             close_timer_set: false,
             messages: Vec::new(),
         }
+    }
+
+    /// Turns on the compression the handshake agreed on.
+    pub fn set_deflate(&mut self, deflate: super::deflate::Deflate) {
+        self.conn.set_deflate(deflate);
     }
 
     /// The handler.
@@ -205,6 +213,13 @@ impl<H: WsHandler> WsProtocol<H> {
         if self.conn.state() == State::ClosingByUs && !self.close_timer_set {
             self.close_timer_set = true;
             ctx.wake_at(ctx.now() + self.close_timeout);
+        } else if let Some(idle) = self
+            .idle_timeout
+            .filter(|_| self.conn.state() == State::Open && self.conn.holds_compression_context())
+        {
+            // Compression context kept between messages (context takeover):
+            // free it once the connection has been quiet a while.
+            ctx.wake_at(ctx.now() + idle);
         }
         if self.conn.should_close_transport() {
             // Server: the close handshake is complete (or failed), so we
@@ -269,6 +284,10 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx) {
+        if self.conn.state() == State::Open {
+            self.conn.release_idle();
+            return;
+        }
         if self.conn.state() == State::ClosingByUs {
             self.conn.transport_closed();
             self.report_close(code::ABNORMAL, "no answer to our close frame");

@@ -264,3 +264,61 @@ fn shutdown_says_going_away() {
     assert_eq!(sent[0].0, Opcode::Close);
     assert_eq!(&sent[0].1[..2], &1001u16.to_be_bytes());
 }
+
+#[test]
+fn with_takeover_an_idle_connection_drops_its_compressor_on_the_timer() {
+    use crate::ws::deflate::{Deflate, DeflateConfig, DeflateParams};
+    let (mut ws, _events, now) = open();
+    let config = DeflateConfig::default().with_context_takeover();
+    ws.set_deflate(Deflate::new(
+        Role::Server,
+        DeflateParams::default(),
+        &config,
+    ));
+    // A compressed text from the client; the handler's echo is compressed.
+    let text = "an idle chat connection, ".repeat(8);
+    let mut sender = Deflate::new(Role::Client, DeflateParams::default(), &config);
+    let mut payload = Vec::new();
+    sender.compress(text.as_bytes(), &mut payload);
+    let mut input = masked(Opcode::Text, &payload);
+    input[0] |= 0x40; // RSV1
+    let mut c = ctx(now);
+    assert_eq!(ws.on_bytes(&input, &mut c), input.len());
+    assert_eq!(c.queued()[0] & 0x40, 0x40, "the echo is compressed");
+    let deflate = ws.connection().deflate().unwrap();
+    assert_eq!(deflate.holds_context(), (true, true));
+    // Both are kept for the next message, and a timer will free what it can.
+    assert_eq!(
+        c.timer_request(),
+        TimerRequest::At(now + config.idle_timeout)
+    );
+    let mut c = ctx(now + config.idle_timeout);
+    ws.on_timer(&mut c);
+    assert_eq!(c.close_request(), None, "idle is not closed");
+    let deflate = ws.connection().deflate().unwrap();
+    assert_eq!(
+        deflate.holds_context(),
+        (false, true),
+        "the decompressor stays"
+    );
+}
+
+#[test]
+fn without_takeover_no_compression_timer_is_set() {
+    use crate::ws::deflate::{Deflate, DeflateConfig, DeflateParams};
+    let (mut ws, _events, now) = open();
+    let config = DeflateConfig::default();
+    let params = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateParams::default()
+    };
+    ws.set_deflate(Deflate::new(Role::Server, params, &config));
+    let text = "a chat message, long enough to compress. ".repeat(4);
+    let input = masked(Opcode::Text, text.as_bytes());
+    let mut c = ctx(now);
+    assert_eq!(ws.on_bytes(&input, &mut c), input.len());
+    assert_eq!(c.queued()[0] & 0x40, 0x40, "the echo is compressed");
+    assert!(!ws.connection().holds_compression_context());
+    assert_eq!(c.timer_request(), TimerRequest::Keep);
+}

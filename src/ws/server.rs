@@ -15,6 +15,7 @@
 //! [`ServerConfig::handshake_timeout`] gets `408` and is closed.
 
 use super::connection::{Config, Role};
+use super::deflate::{self, Deflate};
 use super::handshake::server::{
     HandshakePolicy, Rejection, is_websocket_upgrade, validate_upgrade,
 };
@@ -191,9 +192,13 @@ impl<H: WsHandler> WsServerProtocol<H> {
     fn handshake(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut storage);
-        let head_len = match request.parse(input) {
-            Ok(httparse::Status::Complete(len)) if len <= self.config.max_head_size => len,
-            Ok(httparse::Status::Partial) if input.len() <= self.config.max_head_size => return 0,
+        // Only ever look at `max_head_size` bytes, so that the answer does
+        // not depend on how the bytes were split: a head still unfinished
+        // there is too large, whatever follows it.
+        let window = &input[..input.len().min(self.config.max_head_size)];
+        let head_len = match request.parse(window) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if window.len() < self.config.max_head_size => return 0,
             Ok(_) | Err(httparse::Error::TooManyHeaders) => {
                 self.refuse(
                     too_large(&input[..input.len().min(self.config.max_head_size)]),
@@ -221,13 +226,17 @@ impl<H: WsHandler> WsServerProtocol<H> {
             self.answer(response, ctx);
             return input.len();
         }
-        let accepted = match validate_upgrade(method, version, &headers, &self.config.handshake) {
+        let mut accepted = match validate_upgrade(method, version, &headers, &self.config.handshake)
+        {
             Ok(accepted) => accepted,
             Err(rejection) => {
                 self.refuse(rejection, ctx);
                 return input.len();
             }
         };
+        // Compression: the first offer we can honour, if any.
+        let deflate_config = self.config.ws.deflate.as_ref();
+        accepted.deflate = deflate_config.and_then(|ours| deflate::accept_offers(&headers, ours));
         accepted.write_response(ctx.send_buffer());
         ctx.cancel_timer();
         let info = HandshakeInfo {
@@ -239,6 +248,9 @@ impl<H: WsHandler> WsServerProtocol<H> {
             return input.len(); // not reached: only called in the handshake phase
         };
         let mut ws = WsProtocol::new(Role::Server, handler, self.config.ws.clone(), info);
+        if let (Some(params), Some(ours)) = (accepted.deflate, deflate_config) {
+            ws.set_deflate(Deflate::new(Role::Server, params, ours));
+        }
         if let Some(mailbox) = self.mailbox.take() {
             ws.on_open(mailbox, ctx);
         }

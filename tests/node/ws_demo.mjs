@@ -24,13 +24,21 @@ try {
     await page.goto(url);
     await page.waitForFunction(() => document.querySelector("#status").textContent.includes("connected"), null, { timeout: 10000 });
   }
+  // The browser offered permessage-deflate and the page saw it accepted.
+  const wanted = process.env.EXPECT_EXTENSIONS || "permessage-deflate";
+  const status = await first.textContent("#status");
+  if (!status.includes("compression: " + wanted)) await fail("status says: " + status);
+  const long = "a compressed echo, ".repeat(40);
+  await first.fill("#echo-text", long);
+  await first.click("#echo-send");
+  await first.waitForFunction((text) => document.querySelector("#echo-log").textContent.includes("← " + text), long, { timeout: 10000 });
   await first.fill("#echo-text", "hello from chromium");
   await first.click("#echo-send");
   await first.waitForFunction(() => document.querySelector("#echo-log").textContent.includes("hello from chromium"), null, { timeout: 10000 });
   await first.fill("#chat-text", "broadcast ✓");
   await first.click("#chat-send");
   await second.waitForFunction(() => document.querySelector("#chat-log").textContent.includes("broadcast ✓"), null, { timeout: 10000 });
-  console.log("browser: echo and broadcast seen in headless Chromium");
+  console.log("browser: echo and broadcast seen in headless Chromium; " + status);
 } catch (error) {
   await fail(String(error));
 }

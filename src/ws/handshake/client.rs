@@ -2,6 +2,7 @@
 //! check that the server's answer really is a WebSocket accepting *our* key.
 
 use super::{HeaderSlice, accept_key, has_token, header_values, is_token, single_value};
+use crate::ws::deflate::{ClientOffer, DeflateConfig, DeflateParams};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
@@ -26,6 +27,8 @@ pub enum HandshakeError {
     UnexpectedSubprotocol(String),
     /// The server answered with an extension; we offered none.
     UnexpectedExtension,
+    /// The server's `Sec-WebSocket-Extensions` answer breaks our offer.
+    BadExtension(String),
 }
 
 impl fmt::Display for HandshakeError {
@@ -39,6 +42,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::BadAccept => f.write_str("Sec-WebSocket-Accept does not match"),
             HandshakeError::UnexpectedSubprotocol(p) => write!(f, "subprotocol {p:?} not offered"),
             HandshakeError::UnexpectedExtension => f.write_str("extension not offered"),
+            HandshakeError::BadExtension(why) => write!(f, "bad extension answer: {why}"),
         }
     }
 }
@@ -51,6 +55,7 @@ pub struct ClientHandshake {
     key: String,
     request: Vec<u8>,
     subprotocols: Vec<String>,
+    deflate: Option<ClientOffer>,
 }
 
 /// Host, path and origin end up inside request lines: a CR or LF in them
@@ -83,7 +88,8 @@ impl ClientHandshake {
         subprotocols: &[&str],
         origin: Option<&str>,
     ) -> Result<ClientHandshake, HandshakeError> {
-        if !is_safe_field(host) {
+        // A host has no spaces: `Host:  ` would reach the server empty.
+        if !is_safe_field(host) || host.contains(' ') {
             return Err(HandshakeError::InvalidRequest("host"));
         }
         if !path.starts_with('/') || !is_safe_field(path) || path.contains(' ') {
@@ -114,7 +120,31 @@ impl ClientHandshake {
             key,
             request: request.into_bytes(),
             subprotocols: subprotocols.iter().map(|p| p.to_string()).collect(),
+            deflate: None,
         })
+    }
+
+    /// Offers compression (`permessage-deflate`) made from `config`.
+    pub fn with_deflate(mut self, config: DeflateConfig) -> ClientHandshake {
+        let offer = ClientOffer::new(config);
+        // The request ends with its blank line: the header goes before it.
+        self.request.truncate(self.request.len() - 2);
+        self.request.extend_from_slice(
+            format!("Sec-WebSocket-Extensions: {}\r\n\r\n", offer.header_value()).as_bytes(),
+        );
+        self.deflate = Some(offer);
+        self
+    }
+
+    /// The compression the server agreed to, from its (already checked)
+    /// response headers: `None` if it declined or we offered none.
+    pub fn deflate_params(&self, headers: &HeaderSlice<'_>) -> Option<DeflateParams> {
+        self.deflate.as_ref()?.check_answer(headers).ok().flatten()
+    }
+
+    /// What we offered for compression, if anything.
+    pub fn deflate_offer(&self) -> Option<&ClientOffer> {
+        self.deflate.as_ref()
     }
 
     /// The `Sec-WebSocket-Key` sent.
@@ -148,11 +178,19 @@ impl ClientHandshake {
         if accept != Some(accept_key(&self.key).as_bytes()) {
             return Err(HandshakeError::BadAccept);
         }
-        if header_values(headers, "Sec-WebSocket-Extensions")
-            .next()
-            .is_some()
-        {
-            return Err(HandshakeError::UnexpectedExtension);
+        match &self.deflate {
+            Some(offer) => {
+                offer
+                    .check_answer(headers)
+                    .map_err(|err| HandshakeError::BadExtension(err.to_string()))?;
+            }
+            None if header_values(headers, "Sec-WebSocket-Extensions")
+                .next()
+                .is_some() =>
+            {
+                return Err(HandshakeError::UnexpectedExtension);
+            }
+            None => {}
         }
         let chosen = single_value(headers, "Sec-WebSocket-Protocol")
             .map_err(|_| HandshakeError::UnexpectedSubprotocol("several".to_string()))?;
@@ -248,6 +286,19 @@ mod tests {
             bad("h", "/", &[], Some("o\n")),
             HandshakeError::InvalidRequest("origin")
         );
+    }
+
+    /// Found by the `ws_handshake_client` fuzz target: a blank host was
+    /// written as `Host:  `, which every server refuses as missing.
+    #[test]
+    fn a_host_with_spaces_is_refused() {
+        for host in [" ", "a b", " h"] {
+            assert_eq!(
+                ClientHandshake::with_nonce(NONCE, host, "/", &[], None).unwrap_err(),
+                HandshakeError::InvalidRequest("host"),
+                "{host:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The server's half of the handshake: is this request a valid WebSocket
 //! upgrade, and what do we answer?
 
-use super::{HeaderSlice, accept_key, has_token, header_tokens, render_response, single_value};
+use super::{
+    HeaderSlice, accept_key, has_token, header_tokens, header_values, render_response, single_value,
+};
+use crate::ws::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::fmt;
@@ -100,6 +103,9 @@ pub struct Accepted {
     pub subprotocol: Option<String>,
     /// The `Origin` the client sent, if any.
     pub origin: Option<String>,
+    /// The compression agreed, if any: [`validate_upgrade`] leaves it
+    /// `None`; the server sets it from [`crate::ws::deflate::accept_offers`].
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Accepted {
@@ -110,6 +116,10 @@ impl Accepted {
         out.extend_from_slice(format!("Sec-WebSocket-Accept: {}\r\n", self.accept).as_bytes());
         if let Some(protocol) = &self.subprotocol {
             out.extend_from_slice(format!("Sec-WebSocket-Protocol: {protocol}\r\n").as_bytes());
+        }
+        if let Some(deflate) = &self.deflate {
+            let value = deflate.response_header();
+            out.extend_from_slice(format!("Sec-WebSocket-Extensions: {value}\r\n").as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -195,7 +205,8 @@ pub fn validate_upgrade(
     if version_minor < 1 {
         return Err(Rejection::new(400, "a WebSocket handshake needs HTTP/1.1"));
     }
-    if header_tokens(headers, "Host").next().is_none() {
+    // Host is one value, not a list: `Host: ,` is present (if odd).
+    if header_values(headers, "Host").all(|host| host.trim_ascii().is_empty()) {
         return Err(Rejection::new(400, "missing Host"));
     }
     if !has_token(headers, "Upgrade", "websocket") {
@@ -248,6 +259,7 @@ pub fn validate_upgrade(
         accept: accept_key(key),
         subprotocol,
         origin: origin.map(str::to_string),
+        deflate: None,
     })
 }
 // ANCHOR_END: validate_upgrade
@@ -342,6 +354,15 @@ mod tests {
         ] {
             assert_eq!(status(check(&request(&[replace]))), 400, "{replace:?}");
         }
+    }
+
+    /// Found by the `ws_handshake_client` fuzz target: a host the client
+    /// may write (`,` is a valid reg-name character) was refused as missing,
+    /// because Host was read as a comma-separated list.
+    #[test]
+    fn a_host_is_one_value_not_a_list() {
+        assert!(check(&request(&[("Host", Some(b","))])).is_ok());
+        assert_eq!(status(check(&request(&[("Host", Some(b" "))]))), 400);
     }
 
     #[test]

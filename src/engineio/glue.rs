@@ -1,0 +1,1019 @@
+//! The server glue: Engine.IO on both drivers.
+//!
+//! One [`EioProtocol`] runs per TCP connection. It speaks HTTP/1.1 (chapter
+//! 2's [`ServerConn`]) until a request on the Engine.IO path asks for a
+//! WebSocket; then it answers `101` and becomes a WebSocket (chapter 3's
+//! [`WsConnection`]) on the same socket, with any bytes already read. So
+//! one listener serves the application's own pages, polling and WebSocket.
+//!
+//! Every connection shares one [`EngineIo`]: the router ([`Server`]) and
+//! its sessions under one lock, and a table from `(sid, token)` to the
+//! connection that holds that token (a held GET, a WebSocket). After
+//! anything touches a session (a request, a frame, a timer, a send from
+//! any thread), `Shared::flush` drains the session under the lock: its
+//! events go to the application's channel, its transmits to their
+//! connections' *outboxes*.
+//!
+//! An outbox is a small queue per connection plus a wake-up: the first
+//! transmit put in an empty outbox sends one [`EioMail::Wake`] through the
+//! connection's [`Mailbox`], and the connection, on its own thread, takes
+//! everything queued. One wake-up stands for any number of transmits, so a
+//! thread sending 10,000 messages cannot overflow the driver's bounded
+//! inbox. A transmit that cannot be queued (the connection is gone) goes
+//! back to its session at once, still under the lock
+//! ([`Session::give_back`](super::Session::give_back)): nothing is lost, doubled or reordered.
+//!
+//! Timers: one thread per [`EngineIo`] sleeps until the registry's earliest
+//! deadline ([`Registry::poll_timeout`]), runs the due timers and flushes
+//! the sessions they touched. Heartbeats therefore run even when no
+//! connection of a session is open at the moment (between two polls), on
+//! either driver, and a held poll is answered by the ping. The connections
+//! keep their own timers only for HTTP and WebSocket matters (a held GET's
+//! safety deadline, a close handshake).
+//!
+//! [`Registry::poll_timeout`]: super::Registry::poll_timeout
+
+use super::cors::Cors;
+use super::handshake::{Query, Sid};
+use super::packet::{Payload, WsFrame};
+use super::server::{AllowRequest, RequestView, Route, Server};
+use super::session::{
+    self, CloseReason, Event, GetToken, SendError, SessionConfig, Transmit, TransportFault, WsToken,
+};
+use crate::driver::{self, Ctx, Mailbox, Protocol};
+use crate::http::server::Outcome;
+use crate::http::{Limits, Request, Response, ServerConn, Version};
+use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnection, WsMessage};
+use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+/// An Engine.IO server's settings.
+#[derive(Clone)]
+pub struct EngineIoConfig {
+    /// Heartbeats, `maxPayload`, queue sizes.
+    pub session: SessionConfig,
+    /// The Engine.IO path, `/engine.io/`.
+    pub path: String,
+    /// Who may call from another origin.
+    pub cors: Cors,
+    /// Sessions open at once.
+    pub max_sessions: usize,
+    /// The application's veto (Node's `allowRequest`): error code 4.
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineIoConfig {
+    fn default() -> EngineIoConfig {
+        EngineIoConfig {
+            session: SessionConfig::default(),
+            path: super::handshake::DEFAULT_PATH.to_string(),
+            cors: Cors::default(),
+            max_sessions: 100_000,
+            allow_request: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineIoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineIoConfig")
+            .field("session", &self.session)
+            .field("path", &self.path)
+            .field("cors", &self.cors)
+            .field("max_sessions", &self.max_sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+// ANCHOR: app_events
+/// What the application hears, in order for each session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EioEvent {
+    /// A new session.
+    Open(Sid),
+    /// A message from the client.
+    Message(Sid, Payload),
+    /// The session moved to its WebSocket.
+    Upgraded(Sid),
+    /// The session is over, and why (`"ping timeout"`, `"transport
+    /// close"`... through [`CloseReason::as_str`]).
+    Close(Sid, CloseReason),
+}
+// ANCHOR_END: app_events
+
+/// What reaches an Engine.IO connection through its mailbox: "your outbox
+/// has something".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EioMail {
+    /// Take what is in the outbox.
+    Wake,
+}
+
+/// Which of a session's tokens a connection holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    Get(GetToken),
+    Ws(WsToken),
+}
+
+/// Transmits waiting for one connection.
+struct Outbox {
+    state: Mutex<OutboxState>,
+    mailbox: Mailbox<EioMail>,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    transmits: VecDeque<(Sid, Transmit)>,
+    /// A wake-up is on its way.
+    woken: bool,
+    /// The connection is gone.
+    closed: bool,
+}
+
+/// Transmits an outbox may hold before its connection counts as stalled.
+const OUTBOX_CAP: usize = 4096;
+
+impl Outbox {
+    fn lock(&self) -> MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a transmit and wakes the connection; gives it back if the
+    /// connection is gone or stalled.
+    fn push(&self, sid: &Sid, transmit: Transmit) -> Result<(), Transmit> {
+        let mut state = self.lock();
+        if state.closed || state.transmits.len() >= OUTBOX_CAP {
+            return Err(transmit);
+        }
+        if !state.woken {
+            if let Err(e) = self.mailbox.send(EioMail::Wake) {
+                if e.is_closed() {
+                    state.closed = true;
+                }
+                return Err(transmit);
+            }
+            state.woken = true;
+        }
+        state.transmits.push_back((sid.clone(), transmit));
+        Ok(())
+    }
+
+    /// Everything queued.
+    fn take(&self, woken_mail: bool) -> VecDeque<(Sid, Transmit)> {
+        let mut state = self.lock();
+        if woken_mail {
+            state.woken = false;
+        }
+        std::mem::take(&mut state.transmits)
+    }
+
+    /// The connection is gone: what was still queued.
+    fn close(&self) -> VecDeque<(Sid, Transmit)> {
+        let mut state = self.lock();
+        state.closed = true;
+        std::mem::take(&mut state.transmits)
+    }
+}
+
+/// The state every connection shares, under one lock.
+struct Shared {
+    server: Server,
+    conns: HashMap<(Sid, Slot), Arc<Outbox>>,
+    events: Sender<EioEvent>,
+    stopped: bool,
+}
+
+impl Shared {
+    // ANCHOR: flush
+    /// Drains session `sid`: its events to the application, its transmits
+    /// to the connections that hold their tokens. A transmit nobody can
+    /// take goes back to the session at once, under this same lock.
+    fn flush(&mut self, sid: &Sid, now: Instant) {
+        let Ok(session) = self.server.registry.get_mut(sid) else {
+            return;
+        };
+        while let Some(transmit) = session.poll_transmit() {
+            let slot = match &transmit {
+                Transmit::Poll { token, .. } => Slot::Get(*token),
+                Transmit::Frames { token, .. } | Transmit::CloseWebSocket { token, .. } => {
+                    Slot::Ws(*token)
+                }
+            };
+            let key = (sid.clone(), slot);
+            // A held GET is answered once: its entry goes with its answer.
+            let outbox = match slot {
+                Slot::Get(_) => self.conns.remove(&key),
+                Slot::Ws(_) => self.conns.get(&key).cloned(),
+            };
+            let result = match outbox {
+                Some(outbox) => outbox.push(sid, transmit),
+                None => Err(transmit),
+            };
+            if let Err(transmit) = result {
+                session.give_back(transmit, now);
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            let event = match event {
+                Event::Open => EioEvent::Open(sid.clone()),
+                Event::Message(m) => EioEvent::Message(sid.clone(), m),
+                Event::Upgraded => EioEvent::Upgraded(sid.clone()),
+                Event::Close(reason) => EioEvent::Close(sid.clone(), reason),
+            };
+            // Nobody listening is the application's choice.
+            let _ = self.events.send(event);
+        }
+        if session.is_finished() {
+            self.server.registry.remove(sid);
+            self.conns.retain(|(s, _), _| s != sid);
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// Flushes the sessions opened since the last call.
+    fn flush_opened(&mut self, now: Instant) {
+        for sid in self.server.registry.take_opened() {
+            self.flush(&sid, now);
+        }
+    }
+}
+
+struct Inner {
+    shared: Mutex<Shared>,
+    /// Wakes the timer thread: deadlines may have moved.
+    timer: Condvar,
+    config: EngineIoConfig,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+// ANCHOR: engineio
+/// An Engine.IO endpoint, for the application: cheap to clone, usable from
+/// any thread. Its events arrive on the channel [`EngineIo::new`] returns.
+#[derive(Clone)]
+pub struct EngineIo {
+    inner: Arc<Inner>,
+}
+
+impl EngineIo {
+    /// An endpoint with `config`, its timer thread, and the receiving end
+    /// of its events.
+    pub fn new(config: EngineIoConfig) -> (EngineIo, Receiver<EioEvent>) {
+        let (events, receiver) = channel();
+        let mut server = Server::new(config.session.clone(), config.max_sessions);
+        server.path = config.path.clone();
+        server.cors = config.cors.clone();
+        server.allow_request = config.allow_request.clone();
+        let inner = Arc::new(Inner {
+            shared: Mutex::new(Shared {
+                server,
+                conns: HashMap::new(),
+                events,
+                stopped: false,
+            }),
+            timer: Condvar::new(),
+            config,
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("engineio-timers".into())
+            .spawn(move || run_timers(weak))
+            .expect("spawning the Engine.IO timer thread");
+        (EngineIo { inner }, receiver)
+    }
+
+    /// Queues `message` for session `sid`; gives it back if the session is
+    /// gone or its queue is full.
+    pub fn send(&self, sid: &Sid, message: Payload) -> Result<(), SendError> {
+        let mut shared = self.inner.lock();
+        let now = Instant::now();
+        let result = match shared.server.registry.get_mut(sid) {
+            Ok(session) => session.send(message),
+            Err(_) => Err(SendError::Closed(message)),
+        };
+        shared.flush(sid, now);
+        result
+    }
+
+    /// Closes session `sid` from the server side: what is queued is still
+    /// delivered, then a close packet.
+    pub fn close(&self, sid: &Sid) {
+        let mut shared = self.inner.lock();
+        let now = Instant::now();
+        if let Ok(session) = shared.server.registry.get_mut(sid) {
+            session.close(now, CloseReason::ForcedClose);
+        }
+        shared.flush(sid, now);
+        self.inner.timer.notify_one();
+    }
+
+    /// The number of live sessions.
+    pub fn sessions(&self) -> usize {
+        self.inner.lock().server.registry.len()
+    }
+
+    /// Closes every session (server shutdown) and stops the timer thread.
+    pub fn shutdown(&self) {
+        let mut shared = self.inner.lock();
+        let now = Instant::now();
+        for sid in shared.server.registry.close_all(now) {
+            shared.flush(&sid, now);
+        }
+        shared.stopped = true;
+        self.inner.timer.notify_one();
+    }
+
+    /// A driver factory: one [`EioProtocol`] per connection. `pages`
+    /// answers every request off the Engine.IO path.
+    pub fn factory(
+        &self,
+        pages: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> impl Fn(SocketAddr) -> EioProtocol + Send + Sync + 'static {
+        let engine = self.clone();
+        let pages: Pages = Arc::new(pages);
+        move |_peer| EioProtocol::new(engine.clone(), Arc::clone(&pages))
+    }
+}
+// ANCHOR_END: engineio
+
+impl std::fmt::Debug for EngineIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineIo")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+// ANCHOR: timers
+/// The timer thread: sleeps until the earliest session deadline, runs what
+/// is due and flushes what it touched. Ends when the endpoint is shut down
+/// or dropped.
+fn run_timers(inner: Weak<Inner>) {
+    loop {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let mut shared = inner.lock();
+        if shared.stopped {
+            return;
+        }
+        let now = Instant::now();
+        for sid in shared.server.registry.handle_timeout(now) {
+            shared.flush(&sid, now);
+        }
+        // At most a second asleep, to notice a dropped endpoint.
+        let wait = shared
+            .server
+            .registry
+            .poll_timeout()
+            .map_or(Duration::from_secs(1), |at| {
+                at.saturating_duration_since(now)
+                    .min(Duration::from_secs(1))
+            });
+        let _unused = inner
+            .timer
+            .wait_timeout(shared, wait)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+// ANCHOR_END: timers
+
+type Pages = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// A poll being held on this connection.
+struct HeldGet {
+    sid: Sid,
+    token: GetToken,
+    origin: Option<String>,
+    /// The safety net: answer a noop if nothing came by then.
+    deadline: Instant,
+}
+
+/// The connection's HTTP side.
+struct HttpSide {
+    conn: ServerConn,
+    held: Option<HeldGet>,
+    /// Bytes that arrived while a poll was held, not yet parsed.
+    stash: Vec<u8>,
+    peer_done: bool,
+}
+
+/// The connection's WebSocket side, after the `101`.
+struct WsSide {
+    sid: Sid,
+    token: WsToken,
+    conn: WsConnection,
+    close_timer_set: bool,
+    messages: Vec<WsMessage>,
+}
+
+enum Mode {
+    Http(Box<HttpSide>),
+    WebSocket(Box<WsSide>),
+}
+
+// ANCHOR: protocol
+/// One TCP connection: plain HTTP, Engine.IO polling, or (after an upgrade
+/// request) one of a session's WebSockets.
+pub struct EioProtocol {
+    engine: EngineIo,
+    pages: Pages,
+    limits: Limits,
+    mode: Mode,
+    outbox: Option<Arc<Outbox>>,
+}
+// ANCHOR_END: protocol
+
+impl EioProtocol {
+    fn new(engine: EngineIo, pages: Pages) -> EioProtocol {
+        let max_payload = engine.inner.config.session.max_payload;
+        let limits = Limits {
+            // The session answers an oversized POST with 413 and stays
+            // open; far larger ones are refused (413) before being read.
+            max_body_bytes: max_payload.saturating_add(64 * 1024),
+            ..Limits::default()
+        };
+        let conn = ServerConn::new(limits.clone(), Instant::now());
+        EioProtocol {
+            engine,
+            pages,
+            limits,
+            mode: Mode::Http(Box::new(HttpSide {
+                conn,
+                held: None,
+                stash: Vec::new(),
+                peer_done: false,
+            })),
+            outbox: None,
+        }
+    }
+
+    fn http(&mut self) -> Option<&mut HttpSide> {
+        match &mut self.mode {
+            Mode::Http(h) => Some(h),
+            Mode::WebSocket(_) => None,
+        }
+    }
+
+    /// Parses and answers requests until the input runs out, a poll is
+    /// held, or the connection becomes a WebSocket. Returns bytes used.
+    fn serve(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let mut used = 0;
+        loop {
+            let now = ctx.now();
+            let Some(http) = self.http() else {
+                return used;
+            };
+            if http.held.is_some() {
+                return used;
+            }
+            let progress = http.conn.receive(&input[used..], now, ctx.send_buffer());
+            used += progress.consumed;
+            match progress.outcome {
+                Outcome::Request(request) => self.dispatch(request, ctx),
+                Outcome::NeedMore | Outcome::Stopped => return used,
+            }
+        }
+    }
+
+    fn respond(&mut self, response: &Response, ctx: &mut Ctx) {
+        let now = ctx.now();
+        if let Some(http) = self.http()
+            && http.conn.respond(response, now, ctx.send_buffer()).is_err()
+        {
+            tracing::error!("a response with no request to answer");
+        }
+    }
+
+    // ANCHOR: dispatch
+    /// One request: the Engine.IO router first, the pages otherwise.
+    fn dispatch(&mut self, request: Request, ctx: &mut Ctx) {
+        let now = ctx.now();
+        let header_list: Vec<(&str, &[u8])> = request.headers.iter().collect();
+        let upgrade = crate::ws::handshake::server::is_websocket_upgrade(&header_list);
+        let origin = request.headers.get_str("origin");
+        let view = RequestView {
+            method: &request.method,
+            target: &request.target,
+            origin,
+            websocket_upgrade: upgrade,
+            cors_request_headers: request.headers.get_str("access-control-request-headers"),
+            body: &request.body,
+        };
+        let engine = self.engine.clone();
+        let accepted = if upgrade {
+            // The WebSocket handshake's own rules first (Origin is the
+            // Engine.IO veto's business, so any origin passes here).
+            let policy = HandshakePolicy {
+                subprotocols: Vec::new(),
+                origin: OriginPolicy::Any,
+            };
+            let minor = u8::from(request.version == Version::Http11);
+            match validate_upgrade(&request.method, minor, &header_list, &policy) {
+                Ok(accepted) => Some(accepted),
+                Err(rejection) => {
+                    let response = Response::new(rejection.status).text(rejection.reason);
+                    self.respond(&response.header("Connection", "close"), ctx);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let mut shared = engine.inner.lock();
+        let route = shared.server.route(&view, now);
+        let sid = Query::parse(&request.target).sid.map(Sid::new);
+        match route {
+            Route::NotEngineIo => {
+                shared.flush_opened(now);
+                drop(shared);
+                let response = (self.pages)(&request);
+                self.respond(&response, ctx);
+            }
+            Route::Respond(response) => {
+                if let Some(sid) = &sid {
+                    shared.flush(sid, now);
+                }
+                // A new polling session: its open event.
+                shared.flush_opened(now);
+                drop(shared);
+                engine.inner.timer.notify_one();
+                self.respond(&response, ctx);
+            }
+            Route::Hold { sid, token } => {
+                let outbox = self.outbox.clone();
+                if let Some(outbox) = outbox {
+                    shared.conns.insert((sid.clone(), Slot::Get(token)), outbox);
+                }
+                shared.flush(&sid, now);
+                drop(shared);
+                let within = engine.inner.config.session.ping_interval
+                    + engine.inner.config.session.ping_timeout;
+                if let Some(http) = self.http() {
+                    http.held = Some(HeldGet {
+                        sid,
+                        token,
+                        origin: origin.map(str::to_string),
+                        deadline: now + within,
+                    });
+                }
+            }
+            Route::WebSocket { sid, token, .. } => {
+                if let Some(outbox) = self.outbox.clone() {
+                    shared.conns.insert((sid.clone(), Slot::Ws(token)), outbox);
+                }
+                if let Some(accepted) = accepted {
+                    accepted.write_response(ctx.send_buffer());
+                }
+                let max = engine.inner.config.session.max_payload;
+                let config = WsConfig {
+                    // One more byte than a packet may have: the session
+                    // names an oversized message itself.
+                    max_message_size: max.saturating_add(1),
+                    max_frame_size: max.saturating_add(1),
+                    ..WsConfig::default()
+                };
+                self.mode = Mode::WebSocket(Box::new(WsSide {
+                    sid: sid.clone(),
+                    token,
+                    conn: WsConnection::new(Role::Server, config),
+                    close_timer_set: false,
+                    messages: Vec::new(),
+                }));
+                // Only now that its WebSocket is known: a new session's
+                // first transmit is the open packet.
+                shared.flush(&sid, now);
+                shared.flush_opened(now);
+                drop(shared);
+                engine.inner.timer.notify_one();
+            }
+        }
+    }
+    // ANCHOR_END: dispatch
+
+    /// Takes what the outbox holds and acts on it.
+    fn drain_outbox(&mut self, woken_mail: bool, ctx: &mut Ctx) {
+        let Some(outbox) = self.outbox.clone() else {
+            return;
+        };
+        let transmits = outbox.take(woken_mail);
+        let mut undelivered = Vec::new();
+        for (sid, transmit) in transmits {
+            if let Some(t) = self.deliver(&sid, transmit, ctx) {
+                undelivered.push((sid, t));
+            }
+        }
+        if !undelivered.is_empty() {
+            self.give_back(undelivered, ctx.now());
+        }
+    }
+
+    /// Delivers one transmit on this connection; returns it if it is not
+    /// for anything this connection holds.
+    fn deliver(&mut self, sid: &Sid, transmit: Transmit, ctx: &mut Ctx) -> Option<Transmit> {
+        match (&mut self.mode, transmit) {
+            (Mode::Http(http), Transmit::Poll { token, packets }) => {
+                let held = http
+                    .held
+                    .take_if(|h| h.token == token && &h.sid == sid)
+                    .map(|h| h.origin);
+                let Some(origin) = held else {
+                    return Some(Transmit::Poll { token, packets });
+                };
+                let body = Transmit::Poll { token, packets }.body();
+                let response = self
+                    .engine
+                    .inner
+                    .config
+                    .cors
+                    .apply(origin.as_deref(), session::poll_response(body));
+                self.respond(&response, ctx);
+                self.release_stash(ctx);
+                None
+            }
+            (Mode::WebSocket(ws), Transmit::Frames { token, packets })
+                if ws.token == token && &ws.sid == sid =>
+            {
+                let mut sent = 0;
+                for packet in &packets {
+                    let result = match packet.to_ws_frame() {
+                        WsFrame::Text(text) => ws.conn.send_text(&text),
+                        WsFrame::Binary(bytes) => ws.conn.send_binary(&bytes),
+                    };
+                    if result.is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                if sent < packets.len() {
+                    let rest = packets[sent..].to_vec();
+                    return Some(Transmit::Frames {
+                        token,
+                        packets: rest,
+                    });
+                }
+                None
+            }
+            (Mode::WebSocket(ws), Transmit::CloseWebSocket { token, code })
+                if ws.token == token && &ws.sid == sid =>
+            {
+                if ws.conn.state() == WsState::Open {
+                    let _ = ws.conn.close(code, "");
+                }
+                None
+            }
+            (_, transmit) => Some(transmit),
+        }
+    }
+
+    /// The held poll's safety deadline passed with nothing to send: free
+    /// its slot (under the lock, so no answer can be on its way) and
+    /// answer a noop.
+    fn time_out_poll(&mut self, mut shared: MutexGuard<'_, Shared>, ctx: &mut Ctx) {
+        let Some(held) = self.http().and_then(|h| h.held.take()) else {
+            return;
+        };
+        shared
+            .conns
+            .remove(&(held.sid.clone(), Slot::Get(held.token)));
+        if let Ok(session) = shared.server.registry.get_mut(&held.sid) {
+            session.release_get(held.token);
+        }
+        drop(shared);
+        let noop = self.engine.inner.config.cors.apply(
+            held.origin.as_deref(),
+            session::poll_response(b"6".to_vec()),
+        );
+        self.respond(&noop, ctx);
+        self.release_stash(ctx);
+    }
+
+    /// Gives undelivered transmits back to their sessions.
+    fn give_back(&self, transmits: Vec<(Sid, Transmit)>, now: Instant) {
+        let mut shared = self.engine.inner.lock();
+        let mut touched = Vec::new();
+        for (sid, transmit) in transmits {
+            if let Ok(session) = shared.server.registry.get_mut(&sid) {
+                session.give_back(transmit, now);
+            }
+            touched.push(sid);
+        }
+        for sid in touched {
+            shared.flush(&sid, now);
+        }
+    }
+
+    /// After a held poll is answered: parse what waited behind it.
+    fn release_stash(&mut self, ctx: &mut Ctx) {
+        let Some(http) = self.http() else {
+            return;
+        };
+        let stash = std::mem::take(&mut http.stash);
+        if stash.is_empty() {
+            return;
+        }
+        let used = self.serve(&stash, ctx);
+        let rest = &stash[used.min(stash.len())..];
+        match &mut self.mode {
+            Mode::Http(_) => self.keep_unparsed(rest, ctx),
+            Mode::WebSocket(_) => {
+                let rest = rest.to_vec();
+                self.ws_bytes(&rest, ctx);
+            }
+        }
+    }
+
+    fn keep_unparsed(&mut self, bytes: &[u8], ctx: &mut Ctx) {
+        let cap = self.limits.max_head_bytes + self.limits.max_body_bytes;
+        let Some(http) = self.http() else {
+            return;
+        };
+        if http.stash.len() + bytes.len() > cap {
+            tracing::debug!("{}: too much pipelined behind a held poll", ctx.peer());
+            ctx.abort();
+            return;
+        }
+        http.stash.extend_from_slice(bytes);
+    }
+
+    /// HTTP bytes arrived (or were kept).
+    fn http_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let held = self.http().is_some_and(|h| h.held.is_some());
+        let stashed = self.http().is_some_and(|h| !h.stash.is_empty());
+        if held {
+            self.keep_unparsed(input, ctx);
+            return input.len();
+        }
+        let (buffer, from_stash) = if stashed {
+            let mut stash = self.http().map(|h| std::mem::take(&mut h.stash));
+            let mut all = stash.take().unwrap_or_default();
+            all.extend_from_slice(input);
+            (all, true)
+        } else {
+            (Vec::new(), false)
+        };
+        let data: &[u8] = if from_stash { &buffer } else { input };
+        let used = self.serve(data, ctx);
+        let rest = &data[used.min(data.len())..];
+        match &self.mode {
+            Mode::WebSocket(_) => {
+                let rest = rest.to_vec();
+                self.ws_bytes(&rest, ctx);
+                input.len()
+            }
+            Mode::Http(h) if h.held.is_some() || from_stash => {
+                self.keep_unparsed(rest, ctx);
+                input.len()
+            }
+            Mode::Http(_) => input.len() - rest.len(),
+        }
+    }
+
+    // ANCHOR: ws_bytes
+    /// WebSocket bytes: frames become packets for the session.
+    fn ws_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let Mode::WebSocket(ws) = &mut self.mode else {
+            return 0;
+        };
+        let now = ctx.now();
+        let mut consumed = 0;
+        let mut failed = None;
+        let mut peer_closed = false;
+        let mut messages = std::mem::take(&mut ws.messages);
+        loop {
+            let result = ws.conn.receive(&input[consumed..], &mut messages);
+            let delivered = !messages.is_empty();
+            match result {
+                Ok(used) if delivered && consumed + used < input.len() => consumed += used,
+                Ok(used) => {
+                    consumed += used;
+                    break;
+                }
+                Err(err) => {
+                    tracing::debug!("{}: engine.io websocket failed: {err}", ctx.peer());
+                    failed = Some(err.code);
+                    consumed = input.len();
+                    break;
+                }
+            }
+            if !delivered {
+                break;
+            }
+        }
+        if !messages.is_empty() || failed.is_some() {
+            let mut shared = self.engine.inner.lock();
+            if let Ok(session) = shared.server.registry.get_mut(&ws.sid) {
+                for message in messages.drain(..) {
+                    match message {
+                        WsMessage::Text(text) => {
+                            session.on_ws_frame(ws.token, WsFrame::Text(text), now);
+                        }
+                        WsMessage::Binary(bytes) => {
+                            session.on_ws_frame(ws.token, WsFrame::Binary(bytes), now);
+                        }
+                        WsMessage::Close(..) => peer_closed = true,
+                        WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                    }
+                }
+                match failed {
+                    Some(1009) => session.close(
+                        now,
+                        CloseReason::TransportError(TransportFault::PayloadTooLarge),
+                    ),
+                    Some(_) => session.ws_closed(ws.token, now),
+                    None if peer_closed => session.ws_closed(ws.token, now),
+                    None => {}
+                }
+            }
+            messages.clear();
+            shared.flush(&ws.sid, now);
+            drop(shared);
+            self.engine.inner.timer.notify_one();
+        }
+        if let Mode::WebSocket(ws) = &mut self.mode {
+            ws.messages = messages;
+        }
+        consumed
+    }
+    // ANCHOR_END: ws_bytes
+
+    /// After every callback: own transmits, queued bytes, timers, closing.
+    fn settle(&mut self, ctx: &mut Ctx) {
+        self.drain_outbox(false, ctx);
+        let now = ctx.now();
+        match &mut self.mode {
+            Mode::Http(http) => {
+                let finished = http.conn.should_close();
+                let owed = http.conn.unanswered();
+                if finished || (http.peer_done && http.held.is_none() && owed == 0) {
+                    ctx.close();
+                    return;
+                }
+                let held = http.held.as_ref().map(|h| h.deadline);
+                match [held, http.conn.deadline()].into_iter().flatten().min() {
+                    Some(at) => ctx.wake_at(at),
+                    None => ctx.cancel_timer(),
+                }
+            }
+            Mode::WebSocket(ws) => {
+                ws.conn.drain_output_into(ctx.send_buffer());
+                if ws.conn.state() == WsState::ClosingByUs && !ws.close_timer_set {
+                    ws.close_timer_set = true;
+                    ctx.wake_at(now + WsConfig::default().close_timeout);
+                }
+                if ws.conn.should_close_transport() {
+                    ctx.cancel_timer();
+                    ctx.close();
+                }
+            }
+        }
+    }
+}
+
+impl Protocol for EioProtocol {
+    type Mail = EioMail;
+
+    fn on_open(&mut self, mailbox: Mailbox<EioMail>, ctx: &mut Ctx) {
+        self.outbox = Some(Arc::new(Outbox {
+            state: Mutex::new(OutboxState::default()),
+            mailbox,
+        }));
+        if let Some(http) = self.http() {
+            http.conn = ServerConn::new(http.conn.limits().clone(), ctx.now());
+        }
+        self.settle(ctx);
+    }
+
+    fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        let used = match self.mode {
+            Mode::Http(_) => self.http_bytes(input, ctx),
+            Mode::WebSocket(_) => self.ws_bytes(input, ctx),
+        };
+        self.settle(ctx);
+        used
+    }
+
+    fn on_eof(&mut self, input: &[u8], ctx: &mut Ctx) {
+        let _ = input;
+        match &mut self.mode {
+            Mode::Http(http) => {
+                http.peer_done = true;
+                self.settle(ctx);
+            }
+            Mode::WebSocket(ws) => {
+                ws.conn.transport_closed();
+                ctx.close();
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now();
+        // Anything already on its way is the answer, not the timeout.
+        self.drain_outbox(false, ctx);
+        let engine = self.engine.clone();
+        match &mut self.mode {
+            Mode::Http(http) => {
+                if http.held.as_ref().is_some_and(|h| now >= h.deadline) {
+                    // Under the lock nothing can be delivered meanwhile:
+                    // either the outbox has the answer, or the slot is freed.
+                    let shared = engine.inner.lock();
+                    let pending = self.outbox.as_ref().map(|o| o.take(false));
+                    match pending {
+                        Some(pending) if !pending.is_empty() => {
+                            drop(shared);
+                            let mut undelivered = Vec::new();
+                            for (sid, t) in pending {
+                                if let Some(t) = self.deliver(&sid, t, ctx) {
+                                    undelivered.push((sid, t));
+                                }
+                            }
+                            if !undelivered.is_empty() {
+                                self.give_back(undelivered, now);
+                            }
+                        }
+                        _ => self.time_out_poll(shared, ctx),
+                    }
+                }
+                if let Some(http) = self.http() {
+                    http.conn.on_timer(now, ctx.send_buffer());
+                }
+            }
+            Mode::WebSocket(ws) => {
+                if ws.conn.state() == WsState::ClosingByUs {
+                    ws.conn.transport_closed();
+                    ctx.close();
+                    return;
+                }
+            }
+        }
+        self.settle(ctx);
+    }
+
+    fn on_message(&mut self, message: EioMail, ctx: &mut Ctx) {
+        match message {
+            EioMail::Wake => self.drain_outbox(true, ctx),
+        }
+        self.settle(ctx);
+    }
+
+    fn on_shutdown(&mut self, ctx: &mut Ctx) {
+        match &mut self.mode {
+            Mode::WebSocket(ws) if ws.conn.state() == WsState::Open => {
+                let _ = ws.conn.close(1001, "server shutting down");
+                self.settle(ctx);
+            }
+            _ => ctx.close(),
+        }
+    }
+
+    // ANCHOR: on_closed
+    fn on_closed(&mut self, reason: driver::CloseReason) {
+        tracing::debug!("engine.io connection closed: {reason}");
+        // The one clock read in a callback: `on_closed` has no `Ctx`, and the
+        // session's close (a linger deadline) needs a time.
+        let now = Instant::now();
+        let leftovers = self.outbox.as_ref().map(|o| o.close()).unwrap_or_default();
+        let mut shared = self.engine.inner.lock();
+        let mut touched: Vec<Sid> = Vec::new();
+        for (sid, transmit) in leftovers {
+            if let Ok(session) = shared.server.registry.get_mut(&sid) {
+                session.give_back(transmit, now);
+            }
+            touched.push(sid);
+        }
+        match &mut self.mode {
+            Mode::Http(http) => {
+                if let Some(held) = http.held.take() {
+                    shared
+                        .conns
+                        .remove(&(held.sid.clone(), Slot::Get(held.token)));
+                    if let Ok(session) = shared.server.registry.get_mut(&held.sid) {
+                        session.get_lost(held.token, now);
+                    }
+                    touched.push(held.sid);
+                }
+            }
+            Mode::WebSocket(ws) => {
+                shared.conns.remove(&(ws.sid.clone(), Slot::Ws(ws.token)));
+                if let Ok(session) = shared.server.registry.get_mut(&ws.sid) {
+                    session.ws_closed(ws.token, now);
+                }
+                touched.push(ws.sid.clone());
+            }
+        }
+        for sid in touched {
+            shared.flush(&sid, now);
+        }
+    }
+    // ANCHOR_END: on_closed
+}
