@@ -87,7 +87,7 @@ impl Channels {
 /// Channel names of Node's `createShardedAdapter` (Redis 7 sharded pub/sub:
 /// SPUBLISH / SSUBSCRIBE, each channel living on the one cluster node that
 /// owns its hash slot). Its messages are `socket.io-adapter`'s cluster
-/// messages, a format of their own (not encoded here yet).
+/// messages, a format of their own ([`super::cluster`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardedChannels {
     prefix: String,

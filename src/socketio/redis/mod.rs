@@ -10,6 +10,8 @@
 //!   except, flags}]`; requests and responses are JSON with a numeric
 //!   [`RequestType`] (msgpack for a broadcast with acks, whose packet may
 //!   hold binary).
+//! - [`cluster`]: the sharded adapter's messages (`socket.io-adapter`'s
+//!   cluster format) and its channel choice.
 //! - [`tracker`]: requests waiting for the other servers' answers, with
 //!   Node's 5 s timeout.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
@@ -25,6 +27,7 @@
 
 pub mod channels;
 pub mod client;
+pub mod cluster;
 mod convert;
 pub mod emitter;
 pub mod tracker;
