@@ -5,14 +5,29 @@
 //!
 //! - no input panics, and every error is a typed `PacketError`;
 //! - every packet that decodes re-encodes into messages that decode to the
-//!   same packet (decode(encode(x)) == x), with binary back in place;
+//!   same packet (decode(encode(x)) == x), with binary back in place. The
+//!   one difference allowed: encoding picks the type by the data, so a
+//!   binary event or ack that carries no binary (`50-[...]`, which Node's
+//!   parser also accepts) comes back as a plain event or ack;
 //! - an attachment count over the cap, or attachments over the byte cap,
 //!   is refused before they are kept.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use netladder::engineio::packet::Payload;
-use netladder::socketio::packet::{Decoder, Limits, Packet};
+use netladder::socketio::packet::{Decoder, Limits, Packet, PacketType};
+
+/// The packet as encoding will type it: binary types only with binary.
+fn normalized(packet: &Packet) -> Packet {
+    let mut packet = packet.clone();
+    let binary = packet.data.as_ref().is_some_and(|data| data.has_binary());
+    packet.kind = match (packet.kind, binary) {
+        (PacketType::BinaryEvent, false) => PacketType::Event,
+        (PacketType::BinaryAck, false) => PacketType::Ack,
+        (kind, _) => kind,
+    };
+    packet
+}
 
 /// Decodes `packet.encode()` again: it must be the same packet.
 fn round_trip(packet: &Packet, limits: Limits) {
@@ -23,7 +38,7 @@ fn round_trip(packet: &Packet, limits: Limits) {
         assert!(back.is_none(), "a packet ended before its last message");
         back = decoder.feed(message).expect("our own encoding decodes");
     }
-    assert_eq!(back.as_ref(), Some(packet), "decode(encode(x)) != x");
+    assert_eq!(back, Some(normalized(packet)), "decode(encode(x)) != x");
 }
 
 fuzz_target!(|data: &[u8]| {
