@@ -280,16 +280,7 @@ impl Ctx {
     /// A context for a callback happening at `now` on the connection to `peer`.
     /// Drivers (and tests) make these.
     pub fn new(now: Instant, peer: SocketAddr) -> Ctx {
-        Ctx {
-            now,
-            peer,
-            unsent: 0,
-            sealed: Vec::new(),
-            sealed_len: 0,
-            out: Vec::new(),
-            close: None,
-            timer: TimerRequest::Keep,
-        }
+        Ctx::for_driver(now, peer, 0)
     }
 
     /// A context for a callback on a connection for which `unsent` bytes

@@ -111,28 +111,6 @@ impl Output {
         self.push(Piece::Shared(bytes));
     }
 
-    /// Queues everything in `other` after what is here.
-    pub fn append(&mut self, other: Output) {
-        if self.is_empty() {
-            *self = other;
-            return;
-        }
-        let Output {
-            first, rest, head, ..
-        } = other;
-        if let Some(first) = first {
-            if head > 0 {
-                // A partly written piece: only its rest is still to go.
-                self.push_owned(first.bytes()[head..].to_vec());
-            } else {
-                self.push_piece(first);
-            }
-        }
-        for piece in rest {
-            self.push_piece(piece);
-        }
-    }
-
     pub(crate) fn push_piece(&mut self, piece: Piece) {
         match piece {
             Piece::Owned(bytes) => self.push_owned(bytes),
@@ -316,11 +294,6 @@ mod tests {
         assert_eq!(writer.got, b"one ");
         assert_eq!(out.len(), expected.len() - 4);
         assert_eq!(out.to_vec(), expected[4..]);
-        // What is left can be appended to another queue, in order.
-        let mut other = Output::new();
-        other.push_owned(b"before: ".to_vec());
-        other.append(out);
-        assert_eq!(other.to_vec(), [&b"before: "[..], &expected[4..]].concat());
     }
 
     #[test]
