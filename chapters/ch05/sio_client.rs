@@ -85,12 +85,9 @@ fn from_json(json: serde_json::Value) -> Result<Value, String> {
                 .map(|(k, v)| Ok((k, from_json(v)?)))
                 .collect::<Result<BTreeMap<_, _>, String>>()?,
         ),
-        J::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(from_json)
-                .collect::<Result<_, _>>()?,
-        ),
+        J::Array(items) => {
+            Value::Array(items.into_iter().map(from_json).collect::<Result<_, _>>()?)
+        }
         other => Value::from(other),
     })
 }
@@ -126,7 +123,8 @@ fn line(event: &ClientEvent) -> serde_json::Value {
             args,
             ack,
         } => {
-            let mut v = json!({"type": "event", "nsp": nsp, "event": name, "args": args_json(args)});
+            let mut v =
+                json!({"type": "event", "nsp": nsp, "event": name, "args": args_json(args)});
             if let Some(id) = ack {
                 v["ack_id"] = json!(id);
             }

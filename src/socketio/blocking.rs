@@ -467,9 +467,15 @@ mod tests {
     #[test]
     fn urls() {
         let b = ClientBuilder::new("http://127.0.0.1:7005").unwrap();
-        assert_eq!((b.authority.as_str(), b.path.as_str()), ("127.0.0.1:7005", "/socket.io/"));
+        assert_eq!(
+            (b.authority.as_str(), b.path.as_str()),
+            ("127.0.0.1:7005", "/socket.io/")
+        );
         let b = ClientBuilder::new("ws://localhost:1/custom").unwrap();
-        assert_eq!((b.authority.as_str(), b.path.as_str()), ("localhost:1", "/custom/"));
+        assert_eq!(
+            (b.authority.as_str(), b.path.as_str()),
+            ("localhost:1", "/custom/")
+        );
         let b = ClientBuilder::new("127.0.0.1:9/").unwrap();
         assert_eq!(b.path, "/socket.io/");
         for bad in ["", "http://", "https://x:1", "http://nohost/"] {

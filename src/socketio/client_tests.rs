@@ -101,7 +101,11 @@ fn events_acks_and_binary_both_ways() {
         ]
     );
     // The server's binary ack: text, then its attachment.
-    text(&mut c, &format!(r#"61-{id}[{{"_placeholder":true,"num":0}}]"#), now);
+    text(
+        &mut c,
+        &format!(r#"61-{id}[{{"_placeholder":true,"num":0}}]"#),
+        now,
+    );
     assert!(events(&mut c).is_empty(), "waits for the attachment");
     c.on_message(Payload::Binary(vec![9, 9]), now);
     assert_eq!(
@@ -383,7 +387,10 @@ fn a_malformed_packet_closes_the_session_and_reconnects() {
             reason: DisconnectReason::ParseError
         }
     );
-    assert!(matches!(evs[1], ClientEvent::Reconnecting { attempt: 1, .. }));
+    assert!(matches!(
+        evs[1],
+        ClientEvent::Reconnecting { attempt: 1, .. }
+    ));
 }
 
 #[test]
