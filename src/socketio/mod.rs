@@ -131,3 +131,7 @@ pub use server::{
     SocketInfo, Transmit,
 };
 pub use value::Value;
+
+// The client side (chapter 5b's Rust client).
+pub mod blocking;
+pub mod client;
