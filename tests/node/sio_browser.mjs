@@ -80,6 +80,11 @@ async function user(name, room) {
   const context = await browser.newContext({ viewport: { width: 900, height: 560 } });
   const page = await context.newPage();
   page.on("pageerror", (error) => { console.error(`${name}'s page error: ${error}`); status = 1; });
+  // Offline-ready: the page asks nothing of any other origin.
+  page.on("request", (request) => {
+    const origin = new URL(request.url()).host;
+    if (origin !== addr) { console.error(`${name}'s page asked ${request.url()}`); status = 1; }
+  });
   await page.goto(url);
   await page.waitForFunction(() => document.querySelector("#status").textContent === "connected", null, T);
   await page.fill("#name", name);
