@@ -389,12 +389,19 @@ fn publisher(shared: &Shared, queue: Receiver<Command>) {
             Err(RecvTimeoutError::Timeout) if !shared.shutdown.load(Ordering::SeqCst) => continue,
             Err(_) => return,
         };
-        if con.is_none() && Instant::now() >= retry_at {
+        if con.is_none() {
+            // Once per command, not more often than every 200 ms: during
+            // an outage commands are dropped one by one (at-most-once), and
+            // the queue, full, drops the rest at the adapter.
+            let wait = retry_at.saturating_duration_since(Instant::now());
+            if !wait.is_zero() && !nap(shared, wait) {
+                return;
+            }
             match connect(&shared.opts) {
                 Ok(c) => con = Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "Redis publisher cannot connect");
-                    retry_at = Instant::now() + Duration::from_millis(500);
+                    retry_at = Instant::now() + Duration::from_millis(200);
                 }
             }
         }
