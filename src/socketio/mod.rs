@@ -118,6 +118,7 @@
 
 pub mod adapter;
 pub mod cluster;
+pub mod glue;
 pub mod handlers;
 pub mod packet;
 pub mod redis;
@@ -128,6 +129,7 @@ pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, Sock
 pub use cluster::{
     Answers, ClusterRequest, Remote, Reply, ReplyTo, Report, RequestId, ServerSideAck,
 };
+pub use glue::{HandleError, SioHandle, SocketIo};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
 pub use server::{
