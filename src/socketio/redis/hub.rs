@@ -259,6 +259,14 @@ impl Drop for RedisHub {
     }
 }
 
+/// A read cut by a signal (the process was stopped and continued): not a
+/// lost connection.
+fn interrupted(e: &::redis::RedisError) -> bool {
+    std::error::Error::source(e)
+        .and_then(|c| c.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
+}
+
 fn io_error(e: std::io::Error) -> ::redis::RedisError {
     ::redis::RedisError::from(e)
 }
@@ -360,7 +368,7 @@ fn subscribe_and_listen(
         }
         let msg = match pubsub.get_message() {
             Ok(msg) => msg,
-            Err(e) if e.is_timeout() => continue,
+            Err(e) if e.is_timeout() || interrupted(&e) => continue,
             Err(e) => return Err(e),
         };
         let key = if msg.from_pattern() {
