@@ -11,9 +11,11 @@ use netladder::http::Response;
 use netladder::socketio::glue::engine_config;
 use netladder::socketio::{Config, Handlers, Server, SocketIo};
 use std::net::TcpListener;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 mod sio_app;
+mod sio_cluster;
 mod sio_interop;
 
 #[derive(Parser)]
@@ -36,6 +38,11 @@ struct Args {
     /// `http://127.0.0.1:8000`; `*` for any. Repeat for several.
     #[arg(long, value_name = "ORIGIN")]
     cors_origin: Vec<String>,
+    /// Join a cluster through Redis (`redis://127.0.0.1:6379`): rooms,
+    /// broadcasts and server-side operations shared with the other servers,
+    /// netladder's or Node's on `@socket.io/redis-adapter` (chapter 6).
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -67,12 +74,28 @@ fn main() -> std::io::Result<()> {
     let mut server = Server::new(Config::default());
     sio_app::setup(&mut server);
     sio_interop::setup(&mut server);
+    let cluster_handle = Arc::new(OnceLock::new());
+    let _hub = match &args.redis {
+        Some(url) => match sio_cluster::connect(&mut server, url, Arc::clone(&cluster_handle)) {
+            Ok(hub) => Some(hub),
+            Err(e) => {
+                eprintln!("--redis {url}: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
+    let clustered = args.redis.is_some();
     let io = SocketIo::start(engine, server, |handle| {
         let mut handlers = Handlers::default();
         sio_app::handlers(&mut handlers, handle);
         sio_interop::handlers(&mut handlers, handle);
+        if clustered {
+            sio_cluster::handlers(&mut handlers, handle);
+        }
         handlers
     });
+    let _ = cluster_handle.set(io.handle());
     let factory = io.factory(|request| match request.path() {
         "/" | "/index.html" => Response::new(200)
             .header("Content-Type", "text/html; charset=utf-8")

@@ -3,13 +3,19 @@
 //!
 //! An adapter belongs to one namespace. It knows which sockets are in which
 //! rooms, and picks the recipients of a broadcast. [`InMemoryAdapter`]
-//! does it all in this process, the default. A Redis adapter would also
-//! publish each broadcast (already encoded, once) to the other servers and
-//! forward the server-side operations.
+//! does it all in this process, the default. A cluster adapter (chapter
+//! 6's [`RedisAdapter`](super::redis::RedisAdapter)) also publishes each
+//! broadcast (already encoded, once) to the other servers, forwards the
+//! server-side operations, and carries requests that need the other
+//! servers' answers (see [`super::cluster`] for how those come back: the
+//! adapter never blocks; answers arrive through
+//! [`Adapter::poll_remote`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::cluster::{ClusterRequest, Remote, Reply, RequestId};
 use super::packet::Encoded;
 
 /// A socket's id: 20 URL-safe characters from 120 random bits, one per
@@ -92,6 +98,34 @@ pub trait Adapter: Send {
     fn server_side(&mut self, op: &ServerSideOp, opts: &BroadcastOptions) {
         let _ = (op, opts);
     }
+    /// Send a request to the other servers. Returns false when there are
+    /// none to ask (a local adapter): the server then answers from its own
+    /// sockets at once. When true, [`Remote::Done`] (or, for a broadcast
+    /// with acks, [`Remote::Servers`]) follows through
+    /// [`Adapter::poll_remote`], by the deadline at the latest.
+    fn cluster_request(&mut self, id: RequestId, request: ClusterRequest, now: Instant) -> bool {
+        let _ = (id, request, now);
+        false
+    }
+    /// Publish the server's answer to another server's request.
+    fn reply(&mut self, reply: Reply) {
+        let _ = reply;
+    }
+    /// What the other servers sent since last time, one at a time; never
+    /// blocks.
+    fn poll_remote(&mut self, now: Instant) -> Option<Remote> {
+        let _ = now;
+        None
+    }
+    /// The adapter's next deadline (a request timing out).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    /// Give up on the requests due by `now` (their [`Remote::Done`] then
+    /// comes out of [`Adapter::poll_remote`]).
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
 }
 
 /// A server-side operation, as [`Adapter::server_side`] hears of it.
@@ -115,6 +149,13 @@ pub enum ServerSideOp {
 pub struct InMemoryAdapter {
     rooms: BTreeMap<String, BTreeSet<SocketId>>,
     sockets: BTreeMap<SocketId, BTreeSet<String>>,
+}
+
+impl InMemoryAdapter {
+    /// Whether any socket is in `room`.
+    pub fn has_room(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
 }
 
 impl Adapter for InMemoryAdapter {

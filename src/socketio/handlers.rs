@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::de::DeserializeOwned;
 
 use super::adapter::SocketId;
+use super::cluster::{Answers, Report, RequestId, ServerSideAck};
 use super::server::{AckId, AckRequest, BroadcastAckId, DisconnectReason, Event, Server, SioError};
 use super::value::Value;
 
@@ -110,7 +111,9 @@ type ConnectFn = Box<dyn FnMut(&mut Server, &SocketId, &Value) + Send>;
 type EventFn = Box<dyn FnMut(&mut Server, &mut Ctx) + Send>;
 type DisconnectFn = Box<dyn FnMut(&mut Server, &SocketId, DisconnectReason) + Send>;
 type AckFn = Box<dyn FnOnce(&mut Server, AckResult) + Send>;
-type BroadcastAckFn = Box<dyn FnOnce(&mut Server, Vec<(SocketId, Args)>, bool) + Send>;
+type BroadcastAckFn = Box<dyn FnOnce(&mut Server, Vec<(Option<SocketId>, Args)>, bool) + Send>;
+type ServerSideFn = Box<dyn FnMut(&mut Server, Args, Option<ServerSideAck>) + Send>;
+type ReplyFn = Box<dyn FnOnce(&mut Server, Answers, Report) + Send>;
 
 // ANCHOR: handlers
 /// Callbacks by namespace and event name.
@@ -122,6 +125,8 @@ pub struct Handlers {
     disconnect: HashMap<String, DisconnectFn>,
     acks: HashMap<(SocketId, AckId), AckFn>,
     broadcast_acks: HashMap<BroadcastAckId, BroadcastAckFn>,
+    server_side: HashMap<(String, String), ServerSideFn>,
+    replies: HashMap<RequestId, ReplyFn>,
 }
 
 impl Handlers {
@@ -178,13 +183,40 @@ impl Handlers {
         self.acks.insert((socket.clone(), id), Box::new(f));
     }
 
-    /// Run `f` with a broadcast's collected answers (and whether all came).
+    /// Run `f` with a broadcast's collected answers (and whether all came):
+    /// local ones with their socket, other servers' without (Node's
+    /// adapter does not say whose they are).
     pub fn on_broadcast_ack(
         &mut self,
         id: BroadcastAckId,
-        f: impl FnOnce(&mut Server, Vec<(SocketId, Args)>, bool) + Send + 'static,
+        f: impl FnOnce(&mut Server, Vec<(Option<SocketId>, Args)>, bool) + Send + 'static,
     ) {
         self.broadcast_acks.insert(id, Box::new(f));
+    }
+
+    /// Run `f` when another server's `serverSideEmit` of `name` arrives on
+    /// `nsp` (Node's `io.on(name, ...)` for server-side events); answer
+    /// with [`Server::server_side_ack`] when it asks.
+    pub fn on_server_side(
+        &mut self,
+        nsp: &str,
+        name: &str,
+        f: impl FnMut(&mut Server, Args, Option<ServerSideAck>) + Send + 'static,
+    ) -> &mut Self {
+        self.server_side
+            .insert((nsp.to_owned(), name.to_owned()), Box::new(f));
+        self
+    }
+
+    /// Run `f` with the answers to a cluster request
+    /// ([`Operator::fetch_all_sockets`](super::Operator::fetch_all_sockets),
+    /// [`Server::all_rooms`], [`Server::server_side_emit_with_ack`]).
+    pub fn on_reply(
+        &mut self,
+        id: RequestId,
+        f: impl FnOnce(&mut Server, Answers, Report) + Send + 'static,
+    ) {
+        self.replies.insert(id, Box::new(f));
     }
 
     /// Drain the server's events into the callbacks; returns how many
@@ -235,11 +267,35 @@ impl Handlers {
                 Event::BroadcastAck {
                     id,
                     responses,
+                    remote,
                     complete,
                 } => {
                     if let Some(f) = self.broadcast_acks.remove(&id) {
-                        let responses = responses.into_iter().map(|(s, a)| (s, Args(a))).collect();
+                        let mut responses: Vec<(Option<SocketId>, Args)> = responses
+                            .into_iter()
+                            .map(|(s, a)| (Some(s), Args(a)))
+                            .collect();
+                        responses.extend(remote.into_iter().map(|v| (None, Args(vec![v]))));
                         f(server, responses, complete);
+                    }
+                }
+                Event::ServerSideEmit {
+                    nsp,
+                    name,
+                    args,
+                    ack,
+                } => {
+                    if let Some(f) = self.server_side.get_mut(&(nsp, name)) {
+                        f(server, Args(args), ack);
+                    }
+                }
+                Event::ClusterReply {
+                    id,
+                    answers,
+                    report,
+                } => {
+                    if let Some(f) = self.replies.remove(&id) {
+                        f(server, answers, report);
                     }
                 }
                 Event::Disconnect {

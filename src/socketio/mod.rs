@@ -20,6 +20,9 @@
 //!   malformed input.
 //! - [`adapter`]: rooms and broadcast selection behind the [`Adapter`]
 //!   trait (in memory here; chapter 6 puts one on Redis).
+//! - [`cluster`]: what crosses the adapter boundary when the server is one
+//!   of several (chapter 6): requests whose answers come back later as
+//!   events.
 //! - [`server`]: the whole server state. Fed Engine.IO events per client,
 //!   it queues packets to send ([`Transmit`], one shared encoding per
 //!   broadcast) and events for the application ([`Event`]). It reads no
@@ -114,6 +117,7 @@
 //! the reason logged; nobody else notices.
 
 pub mod adapter;
+pub mod cluster;
 pub mod glue;
 pub mod handlers;
 pub mod packet;
@@ -122,13 +126,16 @@ pub mod server;
 pub mod value;
 
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
+pub use cluster::{
+    Answers, ClusterRequest, Remote, Reply, ReplyTo, Report, RequestId, ServerSideAck,
+};
 pub use glue::{HandleError, SioHandle, SocketIo};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
 pub use server::{
-    AckId, AckRequest, BroadcastAckId, ClientId, CloseWhy, Config, ConnectError, Connecting,
-    DisconnectReason, Environ, Event, Middleware, NamespaceConfig, Operator, Server, SioError,
-    SocketInfo, Transmit,
+    AckId, AckRequest, AdapterFactory, BroadcastAckId, ClientId, CloseWhy, Config, ConnectError,
+    Connecting, DisconnectReason, Environ, Event, Middleware, NamespaceConfig, Operator, Server,
+    SioError, SocketInfo, Transmit,
 };
 pub use value::Value;
 

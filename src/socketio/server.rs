@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
+use super::cluster::{Answers, ClusterRequest, Reply, ReplyTo, Report, RequestId, ServerSideAck};
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
 use super::value::Value;
 use crate::engineio::Payload;
@@ -282,8 +283,32 @@ pub enum Event {
         id: BroadcastAckId,
         /// The answers, by socket.
         responses: Vec<(SocketId, Vec<Value>)>,
-        /// Whether every recipient answered.
+        /// The answers of clients on other servers (each one's first ack
+        /// argument, all Node's adapter forwards).
+        remote: Vec<Value>,
+        /// Whether every recipient answered, on every server.
         complete: bool,
+    },
+    /// Another server's `serverSideEmit` (chapter 6).
+    ServerSideEmit {
+        /// Its namespace.
+        nsp: String,
+        /// The event's name.
+        name: String,
+        /// Its arguments.
+        args: Vec<Value>,
+        /// Present when the sender awaits one answer
+        /// ([`Server::server_side_ack`]).
+        ack: Option<ServerSideAck>,
+    },
+    /// A request to the whole cluster is over (see [`super::cluster`]).
+    ClusterReply {
+        /// Which request.
+        id: RequestId,
+        /// The answers, this server's included.
+        answers: Answers,
+        /// Who answered.
+        report: Report,
     },
     /// A socket left its namespace.
     Disconnect {
@@ -355,6 +380,10 @@ pub struct SocketInfo {
     pub data: serde_json::Value,
     /// Its `CONNECT`'s `auth`.
     pub auth: Value,
+    /// Its handshake as Node's `socket.handshake` has it (`headers`,
+    /// `query`, `address`, `auth`, ...): what a `fetchSockets` answer
+    /// carries between servers.
+    pub handshake: serde_json::Value,
 }
 
 /// A namespace's configuration: its middleware chain.
@@ -423,7 +452,30 @@ struct Group {
     ack: u64,
     waiting: BTreeSet<SocketId>,
     responses: Vec<(SocketId, Vec<Value>)>,
+    /// Other servers' side: how many should say how many clients they
+    /// reached (`None` until Redis said), how many did, the clients they
+    /// counted, and those clients' acks.
+    servers: Option<usize>,
+    counted: usize,
+    clients: u64,
+    remote: Vec<Value>,
+    /// Set when this group answers another server's broadcast: each ack
+    /// goes back to it, and nobody here hears the end.
+    reply_to: Option<ReplyTo>,
+    /// A recipient left before answering.
+    lost: bool,
 }
+
+/// A cluster request of this server's, waiting for the others.
+enum PendingCluster {
+    Sockets(Vec<SocketInfo>),
+    Rooms(Vec<String>),
+    Acks,
+    Group(BroadcastAckId),
+}
+
+/// Makes one adapter per namespace.
+pub type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
 // ANCHOR: server
 /// The whole Socket.IO server state.
@@ -431,7 +483,7 @@ pub struct Server {
     config: Config,
     namespaces: HashMap<String, Namespace>,
     dynamic: Vec<(Predicate, NamespaceConfig)>,
-    adapter_factory: fn(&str) -> Box<dyn Adapter>,
+    adapter_factory: AdapterFactory,
     clients: HashMap<ClientId, Client>,
     timers: BTreeMap<TimerKey, Timer>,
     homes: HashMap<SocketId, String>,
@@ -441,6 +493,8 @@ pub struct Server {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     encodes: u64,
+    next_request: u64,
+    cluster: HashMap<RequestId, PendingCluster>,
 }
 // ANCHOR_END: server
 
@@ -455,7 +509,7 @@ impl Server {
             config,
             namespaces: HashMap::new(),
             dynamic: Vec::new(),
-            adapter_factory: in_memory,
+            adapter_factory: Arc::new(in_memory),
             clients: HashMap::new(),
             timers: BTreeMap::new(),
             homes: HashMap::new(),
@@ -465,15 +519,26 @@ impl Server {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             encodes: 0,
+            next_request: 0,
+            cluster: HashMap::new(),
         };
         server.namespace("/");
         server
     }
 
     /// Use another adapter (one per namespace, made by `factory`), for
-    /// namespaces made from now on.
-    pub fn set_adapter(&mut self, factory: fn(&str) -> Box<dyn Adapter>) {
-        self.adapter_factory = factory;
+    /// namespaces made from now on and for those without sockets yet (so
+    /// `/`, made by [`Server::new`], gets one too).
+    pub fn set_adapter(
+        &mut self,
+        factory: impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    ) {
+        self.adapter_factory = Arc::new(factory);
+        for (name, ns) in &mut self.namespaces {
+            if ns.sockets.is_empty() {
+                ns.adapter = (self.adapter_factory)(name);
+            }
+        }
     }
 
     /// The configuration.
@@ -483,7 +548,7 @@ impl Server {
 
     /// A static namespace, made if new (Node's `io.of(name)`).
     pub fn namespace(&mut self, name: &str) -> &mut NamespaceConfig {
-        let factory = self.adapter_factory;
+        let factory = Arc::clone(&self.adapter_factory);
         &mut self
             .namespaces
             .entry(name.to_owned())
@@ -527,7 +592,16 @@ impl Server {
 
     /// When to call [`Server::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first_key_value().map(|(k, _)| k.0)
+        let adapters = self
+            .namespaces
+            .values()
+            .filter_map(|ns| ns.adapter.poll_timeout());
+        self.timers
+            .first_key_value()
+            .map(|(k, _)| k.0)
+            .into_iter()
+            .chain(adapters)
+            .min()
     }
 
     // ---- from the transport ------------------------------------------
@@ -620,6 +694,10 @@ impl Server {
                 Timer::Broadcast(gid) => self.finish_group(gid, false),
             }
         }
+        for ns in self.namespaces.values_mut() {
+            ns.adapter.handle_timeout(now);
+        }
+        self.handle_remote(now);
     }
 
     fn add_timer(&mut self, at: Instant, timer: Timer) -> TimerKey {
@@ -804,11 +882,28 @@ impl Server {
                     return;
                 };
                 group.waiting.remove(&socket);
-                group.responses.push((socket, args));
-                if group.waiting.is_empty() {
-                    self.finish_group(gid, true);
+                if let Some(to) = group.reply_to.clone() {
+                    let value = args.into_iter().next().unwrap_or(Value::Null);
+                    if let Some(ns) = self.namespaces.get_mut(nsp) {
+                        ns.adapter.reply(Reply::Ack { to, value });
+                    }
+                } else {
+                    group.responses.push((socket, args));
                 }
+                self.check_group(gid);
             }
+        }
+    }
+
+    /// End a broadcast's ack collection if everyone answered, here and on
+    /// the other servers.
+    fn check_group(&mut self, gid: BroadcastAckId) {
+        let Some(g) = self.groups.get(&gid) else {
+            return;
+        };
+        let remote_done = g.servers == Some(g.counted) && g.remote.len() as u64 >= g.clients;
+        if g.waiting.is_empty() && remote_done {
+            self.finish_group(gid, true);
         }
     }
 
@@ -816,7 +911,9 @@ impl Server {
         let Some(group) = self.groups.remove(&gid) else {
             return;
         };
-        let complete = complete && group.waiting.is_empty();
+        let remote_done =
+            group.servers == Some(group.counted) && group.remote.len() as u64 >= group.clients;
+        let complete = complete && !group.lost && group.waiting.is_empty() && remote_done;
         if let Some(ns) = self.namespaces.get_mut(&group.nsp) {
             for id in &group.waiting {
                 if let Some(s) = ns.sockets.get_mut(id) {
@@ -824,9 +921,15 @@ impl Server {
                 }
             }
         }
+        if group.reply_to.is_some() {
+            return; // another server's broadcast: it hears the end itself
+        }
+        self.cluster
+            .retain(|_, p| !matches!(p, PendingCluster::Group(g) if *g == gid));
         self.events.push_back(Event::BroadcastAck {
             id: gid,
             responses: group.responses,
+            remote: group.remote,
             complete,
         });
     }
@@ -885,10 +988,11 @@ impl Server {
                 }
                 Pending::Group(gid) => {
                     if let Some(g) = self.groups.get_mut(&gid) {
+                        // It will never answer: the collection cannot be
+                        // complete; it ends when nothing more can come.
                         g.waiting.remove(id);
-                        if g.waiting.is_empty() {
-                            self.finish_group(gid, false);
-                        }
+                        g.lost = true;
+                        self.check_group(gid);
                     }
                 }
             }
@@ -1210,20 +1314,38 @@ impl Operator<'_> {
         ns.next_ack += 1;
         server.next_group += 1;
         let gid = BroadcastAckId(server.next_group);
+        // The other servers get it without this server's ack id.
+        let bare = Arc::new(Packet::event(&self.nsp, name, args.clone(), None).encode());
         let packet = Packet::event(&self.nsp, name, args, Some(ack));
         let reached = deliver(server, &self.nsp, &self.opts, packet, Some((gid, ack)));
-        let waiting = reached.into_iter().collect();
+        let id = server.new_request();
+        let request = ClusterRequest::BroadcastWithAck {
+            packet: bare,
+            opts: self.opts.clone(),
+            timeout,
+        };
+        let clustered = server
+            .namespaces
+            .get_mut(&self.nsp)
+            .is_some_and(|ns| ns.adapter.cluster_request(id, request, now));
+        if clustered {
+            server.cluster.insert(id, PendingCluster::Group(gid));
+        }
         let group = Group {
             nsp: self.nsp.clone(),
             ack,
-            waiting,
+            waiting: reached.into_iter().collect(),
             responses: Vec::new(),
+            servers: if clustered { None } else { Some(0) },
+            counted: 0,
+            clients: 0,
+            remote: Vec::new(),
+            reply_to: None,
+            lost: false,
         };
-        let nobody = group.waiting.is_empty();
         server.groups.insert(gid, group);
-        if nobody {
-            server.finish_group(gid, true);
-        } else {
+        server.check_group(gid);
+        if server.groups.contains_key(&gid) {
             server.add_timer(now + timeout, Timer::Broadcast(gid));
         }
         Ok(gid)
@@ -1249,10 +1371,12 @@ impl Operator<'_> {
             .into_iter()
             .filter_map(|id| {
                 let s = ns.sockets.get(&id)?;
+                let environ = self.server.clients.get(&s.client).map(|c| &c.environ);
                 Some(SocketInfo {
                     rooms: ns.adapter.socket_rooms(&id),
                     nsp: self.nsp.clone(),
                     data: s.data.clone(),
+                    handshake: handshake(environ, &s.auth),
                     auth: s.auth.clone(),
                     id,
                 })
@@ -1321,7 +1445,12 @@ fn deliver(
     let encoded = Arc::new(packet.encode());
     server.encodes += 1;
     let mut reached = Vec::new();
-    for id in ns.adapter.broadcast(&encoded, opts) {
+    // A broadcast with acks goes to the other servers as a request instead.
+    let recipients = match group {
+        None => ns.adapter.broadcast(&encoded, opts),
+        Some(_) => ns.adapter.select(opts),
+    };
+    for id in recipients {
         let Some(s) = ns.sockets.get_mut(&id) else {
             continue;
         };
@@ -1343,6 +1472,11 @@ fn deliver(
     reached
 }
 // ANCHOR_END: deliver
+
+#[path = "server_cluster.rs"]
+mod cluster;
+
+use cluster::handshake;
 
 #[cfg(test)]
 #[path = "server_tests.rs"]

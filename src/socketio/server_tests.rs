@@ -475,6 +475,7 @@ fn broadcast_with_ack_collects_until_all_or_timeout() {
         [Event::BroadcastAck {
             id: gid,
             responses: vec![(b.clone(), vec!["b".into()]), (c.clone(), vec!["c".into()])],
+            remote: vec![],
             complete: true
         }]
     );
@@ -490,6 +491,7 @@ fn broadcast_with_ack_collects_until_all_or_timeout() {
         [Event::BroadcastAck {
             id: gid,
             responses: vec![(a.clone(), vec!["a".into()])],
+            remote: vec![],
             complete: false
         }]
     );
@@ -506,6 +508,7 @@ fn broadcast_with_ack_collects_until_all_or_timeout() {
         [Event::BroadcastAck {
             id: gid,
             responses: vec![],
+            remote: vec![],
             complete: true
         }]
     );
@@ -761,6 +764,7 @@ fn a_broadcast_ack_ends_early_when_the_last_awaited_socket_leaves() {
         Event::BroadcastAck {
             id: gid,
             responses: vec![(a, vec!["a".into()])],
+            remote: vec![],
             complete: false
         }
     );

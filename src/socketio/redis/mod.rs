@@ -16,6 +16,10 @@
 //!   Node's 5 s timeout.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
 //!   format or python-socketio's.
+//! - [`adapter`]: [`RedisAdapter`], the [`Adapter`](crate::socketio::Adapter)
+//!   that speaks all of the above with the other servers, and [`hub`]:
+//!   [`RedisHub`], its two I/O threads (subscriber and publisher) that
+//!   reach the event loop through mailboxes and a wake callback.
 //! - [`client`]: [`Publisher`], a blocking redis-rs connection that
 //!   publishes them (for workers and the CLI, never an event loop).
 //! - `convert`: [`WirePacket`] from the server's [`Encoded`](crate::socketio::Encoded)
@@ -25,11 +29,13 @@
 //!   binary as msgpack `bin`, integral numbers as integers, as notepack
 //!   writes them.
 
+pub mod adapter;
 pub mod channels;
 pub mod client;
 pub mod cluster;
 mod convert;
 pub mod emitter;
+pub mod hub;
 pub mod tracker;
 mod value_serde;
 pub mod wire;
@@ -37,9 +43,11 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use adapter::RedisAdapter;
 pub use channels::{Channels, ShardedChannels};
 pub use client::Publisher;
 pub use emitter::{EMITTER_UID, EmitError, Emitter, Publish, PythonEmit};
+pub use hub::{RedisHub, RedisOptions, Wake};
 pub use tracker::{Finished, Tracker};
 pub use wire::{
     BroadcastMessage, Flags, RemoteSocket, Request, RequestType, Response, Selection, WireError,

@@ -454,6 +454,11 @@ pub struct Response {
     /// BROADCAST_ACK: the client's ack arguments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packet: Option<Value>,
+    /// The responder's uid: Node's adapter sends none; netladder's adds it
+    /// (Node ignores the extra key), so a request's report can name the
+    /// netladder servers that answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 // ANCHOR_END: response
 
