@@ -15,6 +15,7 @@
 //! | [`socketio`] | 5 | Socket.IO v5: namespaces, events, acks, binary, rooms, broadcasts |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
 
+pub mod balancer;
 pub mod cli;
 pub mod driver;
 pub mod echo;
