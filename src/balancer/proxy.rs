@@ -423,6 +423,14 @@ impl Front {
                         self.balancer.table().learn(sid, flight.backend, ctx.now());
                     }
                 }
+                if let Some(sid) = &flight.sid
+                    && response.status == 400
+                    && response.body.starts_with(br#"{"code":1,"#)
+                {
+                    // The backend no longer knows the session (it closed):
+                    // neither will we.
+                    self.balancer.table().forget(sid);
+                }
                 self.balancer.table().mark_up(flight.backend);
                 let reply = relay(&response);
                 self.answer(&reply, ctx);
@@ -697,8 +705,10 @@ fn is_upgrade(headers: &Headers) -> bool {
 
 /// Header fields that describe one hop, not the message (RFC 9110 §7.6.1):
 /// never forwarded as they are.
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "Connection",
+    // Answered by the balancer itself (chapter 2's `100 Continue`).
+    "Expect",
     "Keep-Alive",
     "Proxy-Connection",
     "TE",
@@ -766,3 +776,7 @@ fn switching_head(response: &ClientResponse) -> Vec<u8> {
 fn bad_gateway(why: &str) -> Response {
     Response::new(502).text(format!("bad gateway: {why}\n"))
 }
+
+#[cfg(test)]
+#[path = "proxy_tests.rs"]
+mod tests;
