@@ -1,7 +1,7 @@
 //! Small pieces every chapter binary shares: logging set up from `RUST_LOG`,
 //! and the `--driver threads|mio` and `--max-conns` flags.
 
-use crate::driver::{NewProtocol, Shutdown, mio, threads};
+use crate::driver::{Connector, NewProtocol, Protocol, Shutdown, mio, threads};
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
@@ -95,6 +95,46 @@ pub fn serve<N: NewProtocol>(
                 config.max_conns = max;
             }
             mio::serve_with_shutdown(listener, new_protocol, config, on_ctrl_c)
+        }
+    }
+}
+
+/// Like [`serve`], for servers that also open connections of their own (a
+/// proxy): `make` gets the driver's [`Connector`] and returns the factory
+/// for accepted connections.
+pub fn serve_with_connector<P: Protocol, N: NewProtocol<Protocol = P>>(
+    driver: Driver,
+    max_conns: Option<usize>,
+    refusal: &[u8],
+    listener: TcpListener,
+    make: impl FnOnce(Connector<P>) -> N,
+) -> io::Result<()> {
+    let on_ctrl_c = |shutdown: Shutdown| {
+        if let Err(err) = ctrlc::set_handler(move || shutdown.shutdown()) {
+            tracing::warn!("no graceful shutdown on Ctrl-C: {err}");
+        }
+    };
+    match driver {
+        Driver::Threads => {
+            let mut config = threads::Config {
+                refusal: Arc::from(refusal),
+                ..threads::Config::default()
+            };
+            if let Some(max) = max_conns {
+                config.max_conns = max;
+            }
+            let new_protocol = make(threads::connector(config.clone()));
+            threads::serve_with_shutdown(listener, new_protocol, config, on_ctrl_c)
+        }
+        Driver::Mio => {
+            let mut config = mio::Config {
+                refusal: Arc::from(refusal),
+                ..mio::Config::default()
+            };
+            if let Some(max) = max_conns {
+                config.max_conns = max;
+            }
+            mio::serve_with_connector(listener, make, config, on_ctrl_c)
         }
     }
 }

@@ -14,7 +14,9 @@
 //! | [`engineio`] | 5 | Engine.IO v4: sessions across connections, polling, upgrade, heartbeats |
 //! | [`socketio`] | 5 | Socket.IO v5: namespaces, events, acks, binary, rooms, broadcasts |
 //! | [`cli`] | all | the flags and logging every chapter binary shares |
+//! | [`balancer`] | 6 | a sticky HTTP load balancer: sessions routed by `sid`, WebSocket tunnels |
 
+pub mod balancer;
 pub mod cli;
 pub mod driver;
 pub mod echo;

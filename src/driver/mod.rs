@@ -75,10 +75,12 @@
 //! and Socket.IO code runs on both, and benchmarks compare only the
 //! concurrency model.
 
+mod connector;
 pub mod mio;
 mod output;
 pub mod threads;
 
+pub use connector::Connector;
 pub use output::Output;
 use output::Piece;
 

@@ -24,8 +24,8 @@
 //! server-wide [`Config::max_unsent_total`].
 
 use super::{
-    Close, CloseReason, Ctx, Deliver, Mailbox, MailboxError, NewProtocol, Protocol, Shutdown,
-    TimerRequest,
+    Close, CloseReason, Connector, Ctx, Deliver, Mailbox, MailboxError, NewProtocol, Protocol,
+    Shutdown, TimerRequest, connector,
 };
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -331,6 +331,47 @@ impl<M: Send> Deliver<M> for Inbox<M> {
             }
         })
     }
+}
+
+/// How long a [`connector`]'s blocking connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A [`Connector`] for this driver: each connect gets its own owner thread,
+/// which connects (blocking, at most 5 s) and then runs the connection like
+/// [`run_connection`] does, with `config`'s limits. Unlike the mio loop's,
+/// the protocol opens only once the connect has succeeded; a failed connect
+/// is told through [`Protocol::on_closed`] alone. These connections are not
+/// part of a server's shutdown or its unsent-bytes budget.
+pub fn connector<P: Protocol>(config: Config) -> Connector<P> {
+    Connector::new(move |addr, protocol| {
+        let config = config.clone();
+        // Shared so that a thread that cannot start gives the protocol back.
+        let slot = Arc::new(Mutex::new(Some(protocol)));
+        let mine = Arc::clone(&slot);
+        let spawned = thread::Builder::new()
+            .name(format!("conn {addr}"))
+            .spawn(move || {
+                let Some(protocol) = mine.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                    return;
+                };
+                match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        let reason = run_connection(stream, addr, protocol, &config);
+                        info!("closed {addr}: {reason}");
+                    }
+                    Err(err) => connector::refused(protocol, err.kind()),
+                }
+            });
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                warn!("could not start a thread to connect to {addr}: {err}");
+                let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                taken.map_or(Ok(()), Err)
+            }
+        }
+    })
 }
 
 /// Runs one connection to the end on the calling (owner) thread, on its own

@@ -5,7 +5,8 @@ use super::conn::{Conn, Phase, Reading, Stall};
 use super::inbox::{InboxState, Key, LoopInbox, Shared};
 use super::timers::{Entry, TimerKind, Timers};
 use crate::driver::{
-    Close, CloseReason, Ctx, Mailbox, NewProtocol, Output, Protocol, Shutdown, TimerRequest,
+    Close, CloseReason, Connector, Ctx, Mailbox, NewProtocol, Output, Protocol, Shutdown,
+    TimerRequest, connector,
 };
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -58,6 +59,9 @@ pub(super) struct EventLoop<P: Protocol> {
     /// The last reply's buffer, emptied, for the next callback to build its
     /// reply in (one allocation saved per message).
     spare: Vec<u8>,
+    /// Outbound connections asked for through a [`Connector`], waiting for
+    /// the loop to start them.
+    connects: Arc<Mutex<Vec<(SocketAddr, P)>>>,
 }
 
 /// Whether a timer entry still belongs to a live connection's deadline.
@@ -93,6 +97,7 @@ impl<P: Protocol> EventLoop<P> {
             unsent_total: 0,
             refused: Vec::new(),
             spare: Vec::new(),
+            connects: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -119,6 +124,41 @@ impl<P: Protocol> EventLoop<P> {
         let stream = TcpStream::connect(addr)?;
         self.open(stream, addr, protocol, true);
         Ok(())
+    }
+
+    /// A handle that opens outbound connections on this loop from anywhere
+    /// (a protocol's callback, another thread): queued, then started on the
+    /// loop's thread after a wake-up.
+    pub fn connector(&self) -> Connector<P> {
+        let connects = Arc::clone(&self.connects);
+        let waker = Arc::clone(&self.shared.waker);
+        let stopping = Arc::clone(&self.stop_requested);
+        Connector::new(move |addr, protocol| {
+            if stopping.load(Ordering::Acquire) {
+                return Err(protocol);
+            }
+            connects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((addr, protocol));
+            let _ = waker.wake();
+            Ok(())
+        })
+    }
+
+    /// Starts the connects a [`Connector`] queued.
+    fn start_connects(&mut self) {
+        let queued = std::mem::take(&mut *self.connects.lock().unwrap_or_else(|e| e.into_inner()));
+        for (addr, protocol) in queued {
+            if self.stopping_until.is_some() {
+                connector::refused(protocol, io::ErrorKind::ConnectionAborted);
+                continue;
+            }
+            match TcpStream::connect(addr) {
+                Ok(stream) => self.open(stream, addr, protocol, true),
+                Err(err) => connector::refused(protocol, err.kind()),
+            }
+        }
     }
 
     pub fn shutdown_handle(&self) -> Shutdown {
@@ -201,6 +241,7 @@ impl<P: Protocol> EventLoop<P> {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {
+                        self.start_connects();
                         self.deliver_messages();
                         if self.stop_requested.load(Ordering::Acquire)
                             && self.stopping_until.is_none()

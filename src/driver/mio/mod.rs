@@ -42,7 +42,7 @@ mod event_loop;
 mod inbox;
 mod timers;
 
-use super::{NewProtocol, Protocol, Shutdown};
+use super::{Connector, NewProtocol, Protocol, Shutdown};
 use event_loop::EventLoop;
 use std::io;
 use std::net::SocketAddr;
@@ -141,6 +141,22 @@ pub fn serve_with_shutdown<N: NewProtocol>(
     ready: impl FnOnce(Shutdown),
 ) -> io::Result<()> {
     let mut event_loop = EventLoop::new(config)?;
+    event_loop.listen(listener, new_protocol)?;
+    ready(event_loop.shutdown_handle());
+    event_loop.run()
+}
+
+/// Like [`serve_with_shutdown`], for servers that also open connections
+/// (a proxy): `make` receives the loop's [`Connector`] and returns the
+/// factory for accepted connections.
+pub fn serve_with_connector<P: Protocol, N: NewProtocol<Protocol = P>>(
+    listener: std::net::TcpListener,
+    make: impl FnOnce(Connector<P>) -> N,
+    config: Config,
+    ready: impl FnOnce(Shutdown),
+) -> io::Result<()> {
+    let mut event_loop = EventLoop::new(config)?;
+    let new_protocol = make(event_loop.connector());
     event_loop.listen(listener, new_protocol)?;
     ready(event_loop.shutdown_handle());
     event_loop.run()
