@@ -379,6 +379,9 @@ pub enum Kind {
     Http,
     /// A text message echoed on one WebSocket.
     Ws,
+    /// An Engine.IO message (`4...`) echoed on a session over its
+    /// WebSocket, the client answering the server's pings on the way.
+    Eio,
 }
 
 /// A client that keeps asking the server something simple, on its own
@@ -412,6 +415,13 @@ fn ask(kind: Kind, stream: &mut TcpStream, round: usize) -> Result<(), String> {
                 return Err(format!("got {b0:#x} {payload:?}"));
             }
         }
+        Kind::Eio => {
+            let text = format!("4healthy {round}");
+            stream
+                .write_all(&frame(FIN | TEXT, text.as_bytes()))
+                .map_err(|e| format!("write: {e}"))?;
+            eio_ws_expect(stream, &text)?;
+        }
     }
     Ok(())
 }
@@ -423,6 +433,7 @@ impl Healthy {
         let mut stream = match kind {
             Kind::Http => TcpStream::connect(addr).unwrap(),
             Kind::Ws => ws_open(addr),
+            Kind::Eio => eio_ws_open(addr).0,
         };
         stream.set_read_timeout(Some(HEALTHY_WITHIN)).unwrap();
         stream.set_write_timeout(Some(HEALTHY_WITHIN)).unwrap();
@@ -499,4 +510,52 @@ pub fn on_driver(
     let healthy = Healthy::start(kind, server.addr);
     attack(&server);
     healthy.finish(&format!("{name} on {driver:?}"));
+}
+
+// ---------------------------------------------------------------------------
+// Engine.IO over a raw WebSocket.
+
+/// A new Engine.IO session on a WebSocket (`transport=websocket`, no
+/// polling first): the stream after its 101, and the open packet's JSON.
+pub fn eio_ws_open(addr: SocketAddr) -> (TcpStream, serde_json::Value) {
+    let mut stream = connect(addr);
+    let request = format!(
+        "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let (status, head, _) = read_response(&mut stream).unwrap();
+    assert_eq!(status, 101, "{head}");
+    let (b0, payload) = read_frame(&mut stream).expect("the open packet");
+    assert_eq!(b0, FIN | TEXT);
+    let open = String::from_utf8(payload).expect("a text open packet");
+    let json = open
+        .strip_prefix('0')
+        .unwrap_or_else(|| panic!("not an open packet: {open:?}"));
+    (
+        stream,
+        serde_json::from_str(json).expect("the open packet's JSON"),
+    )
+}
+
+/// Reads frames until the text frame `expected`, answering pings (`2`)
+/// with pongs (`3`) on the way. Anything else is an error.
+pub fn eio_ws_expect(stream: &mut TcpStream, expected: &str) -> Result<(), String> {
+    loop {
+        let (b0, payload) = read_frame(stream).map_err(|e| format!("read: {e}"))?;
+        if b0 == FIN | TEXT && payload == b"2" {
+            stream
+                .write_all(&frame(FIN | TEXT, b"3"))
+                .map_err(|e| format!("write pong: {e}"))?;
+            continue;
+        }
+        if b0 != FIN | TEXT || payload != expected.as_bytes() {
+            return Err(format!(
+                "expected {expected:?}, got {b0:#x} {:?}",
+                String::from_utf8_lossy(&payload)
+            ));
+        }
+        return Ok(());
+    }
 }

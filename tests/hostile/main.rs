@@ -8,6 +8,7 @@
 //! chapter 3's protocols, with timeouts shortened so that the catalogue
 //! runs in about a minute. The book's testing appendix lists the cases.
 
+mod eio;
 mod harness;
 mod http;
 mod ws;
