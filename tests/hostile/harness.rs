@@ -382,6 +382,9 @@ pub enum Kind {
     /// An Engine.IO message (`4...`) echoed on a session over its
     /// WebSocket, the client answering the server's pings on the way.
     Eio,
+    /// A Socket.IO event (`42["echo",...]`) emitted back to a socket of
+    /// the main namespace, over Engine.IO on a WebSocket.
+    Sio,
 }
 
 /// A client that keeps asking the server something simple, on its own
@@ -422,6 +425,13 @@ fn ask(kind: Kind, stream: &mut TcpStream, round: usize) -> Result<(), String> {
                 .map_err(|e| format!("write: {e}"))?;
             eio_ws_expect(stream, &text)?;
         }
+        Kind::Sio => {
+            let text = format!(r#"42["echo","healthy {round}"]"#);
+            stream
+                .write_all(&frame(FIN | TEXT, text.as_bytes()))
+                .map_err(|e| format!("write: {e}"))?;
+            eio_ws_expect(stream, &text)?;
+        }
     }
     Ok(())
 }
@@ -434,6 +444,7 @@ impl Healthy {
             Kind::Http => TcpStream::connect(addr).unwrap(),
             Kind::Ws => ws_open(addr),
             Kind::Eio => eio_ws_open(addr).0,
+            Kind::Sio => sio_open(addr).0,
         };
         stream.set_read_timeout(Some(HEALTHY_WITHIN)).unwrap();
         stream.set_write_timeout(Some(HEALTHY_WITHIN)).unwrap();
@@ -557,5 +568,35 @@ pub fn eio_ws_expect(stream: &mut TcpStream, expected: &str) -> Result<(), Strin
             ));
         }
         return Ok(());
+    }
+}
+
+/// A Socket.IO socket on the main namespace, over Engine.IO on a
+/// WebSocket: the stream and the socket's id from the CONNECT's answer.
+pub fn sio_open(addr: SocketAddr) -> (TcpStream, String) {
+    let (mut stream, _) = eio_ws_open(addr);
+    stream.write_all(&frame(FIN | TEXT, b"40")).unwrap();
+    let text = eio_ws_next_text(&mut stream).expect("the CONNECT's answer");
+    let json = text
+        .strip_prefix("40")
+        .unwrap_or_else(|| panic!("not a CONNECT answer: {text:?}"));
+    let answer: serde_json::Value = serde_json::from_str(json).expect("the CONNECT's JSON");
+    (stream, answer["sid"].as_str().expect("a sid").to_string())
+}
+
+/// The next text frame that is not a ping (pings are answered).
+pub fn eio_ws_next_text(stream: &mut TcpStream) -> Result<String, String> {
+    loop {
+        let (b0, payload) = read_frame(stream).map_err(|e| format!("read: {e}"))?;
+        if b0 == FIN | TEXT && payload == b"2" {
+            stream
+                .write_all(&frame(FIN | TEXT, b"3"))
+                .map_err(|e| format!("write pong: {e}"))?;
+            continue;
+        }
+        if b0 != FIN | TEXT {
+            return Err(format!("expected text, got {b0:#x} {payload:?}"));
+        }
+        return String::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"));
     }
 }

@@ -11,4 +11,5 @@
 mod eio;
 mod harness;
 mod http;
+mod sio;
 mod ws;
