@@ -442,7 +442,7 @@ fn joining_100_000_rooms_stops_at_the_cap() {
     sio_case("sio-100k-rooms", |server| {
         let (mut stream, _sid) = connected(server);
         let rooms: Vec<String> = (0..100_000).map(|n| format!("room{n}")).collect();
-        let message = format!("21{}", serde_json::json!(["join", rooms]).to_string());
+        let message = format!("21{}", serde_json::json!(["join", rooms]));
         text(&mut stream, &message);
         // The socket's own room counts: 999 more fit in 1,000.
         assert_eq!(
