@@ -529,9 +529,14 @@ pub fn on_driver(
 /// A new Engine.IO session on a WebSocket (`transport=websocket`, no
 /// polling first): the stream after its 101, and the open packet's JSON.
 pub fn eio_ws_open(addr: SocketAddr) -> (TcpStream, serde_json::Value) {
+    eio_ws_open_at(addr, "/engine.io/")
+}
+
+/// [`eio_ws_open`] on the Engine.IO endpoint at `path`.
+pub fn eio_ws_open_at(addr: SocketAddr, path: &str) -> (TcpStream, serde_json::Value) {
     let mut stream = connect(addr);
     let request = format!(
-        "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+        "GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
          Sec-WebSocket-Version: 13\r\n\r\n"
     );
@@ -572,9 +577,10 @@ pub fn eio_ws_expect(stream: &mut TcpStream, expected: &str) -> Result<(), Strin
 }
 
 /// A Socket.IO socket on the main namespace, over Engine.IO on a
-/// WebSocket: the stream and the socket's id from the CONNECT's answer.
+/// WebSocket at `/socket.io/`: the stream and the socket's id from the
+/// CONNECT's answer.
 pub fn sio_open(addr: SocketAddr) -> (TcpStream, String) {
-    let (mut stream, _) = eio_ws_open(addr);
+    let (mut stream, _) = eio_ws_open_at(addr, "/socket.io/");
     stream.write_all(&frame(FIN | TEXT, b"40")).unwrap();
     let text = eio_ws_next_text(&mut stream).expect("the CONNECT's answer");
     let json = text

@@ -1,31 +1,33 @@
-//! Socket.IO (`netladder::socketio::Server`) on Engine.IO on both drivers,
-//! against hostile packets. Each case names the exact answer the client
-//! sees (a `CONNECT_ERROR`, an ack, or the close packet and the
-//! WebSocket's close) and why the server closed it (the `CloseWhy` and the
-//! socket's `DisconnectReason`), while a healthy socket beside it keeps
-//! getting its events echoed within a second.
+//! Chapter 5's Socket.IO server (`socketio::glue::SocketIo` over Engine.IO,
+//! on both drivers) against hostile packets. Each case names the exact
+//! answer the client sees (a `CONNECT_ERROR`, an ack, or Engine.IO's close
+//! packet and the WebSocket's close) and the socket's `DisconnectReason`,
+//! while a healthy socket beside it keeps getting its events echoed within
+//! a second. Where the server closes a client for a malformed packet, the
+//! same messages are also fed to the sans-IO `socketio::Server`, to check
+//! the exact `PacketError` it closed for (the glue only logs it).
 //!
-//! The server is the sans-IO `socketio::Server` behind a small glue of its
-//! own here (one thread: Engine.IO's events in, `poll_transmit` out, its
-//! timers), with the application the cases need: `echo` emits its
-//! arguments back, `ack` answers them, `join` joins the rooms it is given
-//! and answers how many it joined and the first refusal.
+//! The application is the chapter's own (`chapters/ch05/sio_app.rs`:
+//! `echo` emits its arguments back, or acks them when asked) plus one
+//! test-only event, `join`, which joins the rooms it is given and answers
+//! how many it joined and the first refusal (the chapter's server has no
+//! room events).
 
 use crate::harness::*;
-use netladder::engineio::{EioEvent, EngineIo, EngineIoConfig, SessionConfig, Sid};
+use netladder::engineio::{Payload, SessionConfig};
 use netladder::http::Response;
+use netladder::socketio::glue::engine_config;
 use netladder::socketio::{
-    self, ClientId, CloseWhy, Config, DisconnectReason, Environ, Handlers, PacketError, Transmit,
-    Value,
+    self, ClientId, CloseWhy, Config, DisconnectReason, Environ, Handlers, PacketError, SocketIo,
+    Transmit, Value,
 };
-use std::collections::HashMap;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
+
+#[path = "../../chapters/ch05/sio_app.rs"]
+mod sio_app;
 
 /// A client must CONNECT within this (Node: 45 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -34,26 +36,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// refuses the message first, with 1009).
 const MAX_PAYLOAD: usize = 2_000_000;
 
-/// What the server did about one client.
-#[derive(Debug, PartialEq)]
-enum Heard {
-    /// It closed the client's session.
-    Closed(String, CloseWhy),
-    /// A socket of the client left its namespace.
-    Left(String, DisconnectReason),
+fn config() -> Config {
+    Config {
+        connect_timeout: CONNECT_TIMEOUT,
+        ..Config::default()
+    }
 }
 
 struct SioServer {
     server: Server,
-    engine: EngineIo,
-    heard: Receiver<Heard>,
-    stop: Arc<AtomicBool>,
+    io: SocketIo,
+    /// Sockets that left `/`, and why.
+    left: Receiver<(String, DisconnectReason)>,
 }
 
 impl Drop for SioServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.engine.shutdown();
+        self.io.shutdown();
     }
 }
 
@@ -62,177 +61,83 @@ impl SioServer {
         self.server.addr
     }
 
-    /// The next thing the server did about session `sid` (within 1 s).
-    fn next_about(&self, sid: &str) -> Heard {
+    /// Socket `id` left its namespace (within a second), and why.
+    fn left(&self, id: &str) -> DisconnectReason {
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.heard.recv_timeout(left) {
-                Ok(heard @ (Heard::Closed(..) | Heard::Left(..))) if about(&heard) == sid => {
-                    return heard;
-                }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.left.recv_timeout(wait) {
+                Ok((socket, reason)) if socket == id => return reason,
                 Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("nothing about {sid} within 1 s"),
-                Err(RecvTimeoutError::Disconnected) => panic!("the glue stopped"),
-            }
-        }
-    }
-
-    /// The server closed session `sid` for `why`, its socket (if it had
-    /// one) leaving with `reason`.
-    fn closed_for(&self, sid: &str, why: CloseWhy, reason: DisconnectReason) {
-        assert_eq!(self.next_about(sid), Heard::Left(sid.into(), reason));
-        assert_eq!(self.next_about(sid), Heard::Closed(sid.into(), why));
-    }
-}
-
-fn about(heard: &Heard) -> &str {
-    match heard {
-        Heard::Closed(sid, _) | Heard::Left(sid, _) => sid,
-    }
-}
-
-/// Socket ids to the sessions they live on, for the reports.
-type Sockets = Arc<Mutex<HashMap<String, String>>>;
-
-/// The cases' application. `current` is the session whose message is
-/// being handled (a CONNECT's socket belongs to it).
-fn handlers(heard: Sender<Heard>, sockets: Sockets, current: Arc<Mutex<String>>) -> Handlers {
-    let mut handlers = Handlers::default();
-    let known = Arc::clone(&sockets);
-    handlers
-        .on_connect("/", move |_io, socket, _auth| {
-            let sid = current.lock().unwrap().clone();
-            known
-                .lock()
-                .unwrap()
-                .insert(socket.as_str().to_string(), sid);
-        })
-        .on("/", "echo", |io, ctx| {
-            let _ = io.emit(&ctx.socket, "echo", ctx.args.0.clone());
-        })
-        .on("/", "ack", |io, ctx| {
-            let args = ctx.args.0.clone();
-            let _ = ctx.ack(io, args);
-        })
-        .on("/", "join", |io, ctx| {
-            let rooms: Vec<String> = match ctx.args.get::<Vec<String>>(0) {
-                Ok(rooms) => rooms,
-                Err(_) => ctx.args.get::<String>(0).into_iter().collect(),
-            };
-            let mut joined = 0u64;
-            let mut refused = Value::Null;
-            for room in &rooms {
-                match io.join(&ctx.socket, room) {
-                    Ok(()) => joined += 1,
-                    Err(e) => {
-                        refused = Value::from(e.to_string());
-                        break;
-                    }
-                }
-            }
-            let _ = ctx.ack(io, vec![Value::from(joined), refused]);
-        })
-        .on_disconnect("/", move |_io, socket, reason| {
-            let sid = sockets.lock().unwrap().remove(socket.as_str());
-            if let Some(sid) = sid {
-                let _ = heard.send(Heard::Left(sid, reason));
-            }
-        });
-    handlers
-}
-
-/// The glue: Engine.IO's events in, Socket.IO's transmits out.
-fn run(engine: EngineIo, events: Receiver<EioEvent>, heard: Sender<Heard>, stop: Arc<AtomicBool>) {
-    let mut io = socketio::Server::new(Config {
-        connect_timeout: CONNECT_TIMEOUT,
-        ..Config::default()
-    });
-    let current = Arc::new(Mutex::new(String::new()));
-    let mut handlers = handlers(heard.clone(), Sockets::default(), Arc::clone(&current));
-    let mut clients: HashMap<Sid, ClientId> = HashMap::new();
-    let mut sids: HashMap<ClientId, Sid> = HashMap::new();
-    let mut next = 0;
-    while !stop.load(Ordering::Acquire) {
-        let wait = io
-            .poll_timeout()
-            .map_or(Duration::from_millis(100), |at| {
-                at.saturating_duration_since(Instant::now())
-            })
-            .min(Duration::from_millis(100));
-        let event = match events.recv_timeout(wait) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let now = Instant::now();
-        match event {
-            Some(EioEvent::Open(sid)) => {
-                next += 1;
-                let client = ClientId(next);
-                clients.insert(sid.clone(), client);
-                sids.insert(client, sid);
-                io.on_open(client, Environ::default(), now);
-            }
-            Some(EioEvent::Message(sid, message)) => {
-                sid.as_str().clone_into(&mut current.lock().unwrap());
-                if let Some(&client) = clients.get(&sid) {
-                    io.on_message(client, message, now);
-                }
-            }
-            Some(EioEvent::Close(sid, reason)) => {
-                if let Some(client) = clients.remove(&sid) {
-                    sids.remove(&client);
-                    io.on_close(client, reason.into(), now);
-                }
-            }
-            Some(EioEvent::Upgraded(_)) | None => {}
-        }
-        if io.poll_timeout().is_some_and(|at| at <= now) {
-            io.handle_timeout(now);
-        }
-        handlers.dispatch(&mut io, now);
-        while let Some(transmit) = io.poll_transmit() {
-            match transmit {
-                Transmit::Send { client, packet, .. } => {
-                    if let Some(sid) = sids.get(&client) {
-                        for message in packet.payloads() {
-                            let _ = engine.send(sid, message);
-                        }
-                    }
-                }
-                Transmit::Close { client, why } => {
-                    if let Some(sid) = sids.get(&client) {
-                        let _ = heard.send(Heard::Closed(sid.as_str().to_string(), why));
-                        engine.close(sid);
-                    }
-                }
+                Err(RecvTimeoutError::Timeout) => panic!("socket {id} still there after 1 s"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the server stopped"),
             }
         }
     }
 }
 
 fn start_sio(driver: Driver) -> SioServer {
-    let (engine, events) = EngineIo::new(EngineIoConfig {
-        session: SessionConfig {
-            max_payload: MAX_PAYLOAD,
-            ..SessionConfig::default()
-        },
-        ..EngineIoConfig::default()
+    let mut engine = engine_config();
+    engine.session = SessionConfig {
+        max_payload: MAX_PAYLOAD,
+        ..SessionConfig::default()
+    };
+    let mut server = socketio::Server::new(config());
+    sio_app::setup(&mut server);
+    let (gone, left) = channel();
+    let io = SocketIo::start(engine, server, |handle| {
+        let mut handlers = Handlers::default();
+        sio_app::handlers(&mut handlers, handle);
+        handlers
+            .on("/", "join", |io, ctx| {
+                let rooms: Vec<String> = match ctx.args.get::<Vec<String>>(0) {
+                    Ok(rooms) => rooms,
+                    Err(_) => ctx.args.get::<String>(0).into_iter().collect(),
+                };
+                let mut joined = 0u64;
+                let mut refused = Value::Null;
+                for room in &rooms {
+                    match io.join(&ctx.socket, room) {
+                        Ok(()) => joined += 1,
+                        Err(e) => {
+                            refused = Value::from(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                let _ = ctx.ack(io, vec![Value::from(joined), refused]);
+            })
+            .on_disconnect("/", move |_io, socket, reason| {
+                let _ = gone.send((socket.as_str().to_string(), reason));
+            });
+        handlers
     });
-    let (heard_tx, heard) = channel();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let (engine, stop) = (engine.clone(), Arc::clone(&stop));
-        thread::spawn(move || run(engine, events, heard_tx, stop));
-    }
-    let factory = engine.factory(|_request| Response::new(404).text("not found\n"));
+    let factory = io.factory(|_request| Response::new(404).text("not found\n"));
     SioServer {
         server: start(driver, factory),
-        engine,
-        heard,
-        stop,
+        io,
+        left,
     }
+}
+
+/// What the sans-IO server does with `messages` from a client connected
+/// to `/`: the reason it closes the client for, if it does.
+fn sans_io_close(messages: &[&[u8]]) -> Option<CloseWhy> {
+    let mut io = socketio::Server::new(config());
+    let (client, now) = (ClientId(1), Instant::now());
+    io.on_open(client, Environ::default(), now);
+    io.on_message(client, Payload::Text("0".into()), now);
+    for message in messages {
+        let payload = match message.strip_prefix(b"\0") {
+            Some(bytes) => Payload::Binary(bytes.to_vec()),
+            None => Payload::Text(String::from_utf8(message.to_vec()).unwrap()),
+        };
+        io.on_message(client, payload, now);
+    }
+    std::iter::from_fn(|| io.poll_transmit()).find_map(|t| match t {
+        Transmit::Close { why, .. } => Some(why),
+        Transmit::Send { .. } => None,
+    })
 }
 
 /// Runs `attack` on both drivers, with a healthy socket beside it.
@@ -255,19 +160,14 @@ fn binary(stream: &mut TcpStream, message: &[u8]) {
     send(stream, &frame(FIN | BINARY, message));
 }
 
-/// The client's Engine.IO session id, from its open packet.
-fn session(server: &SioServer) -> (TcpStream, String) {
-    let (stream, open) = eio_ws_open(server.addr());
-    (stream, open["sid"].as_str().unwrap().to_string())
+/// An Engine.IO session at `/socket.io/`, on a WebSocket.
+fn session(server: &SioServer) -> TcpStream {
+    eio_ws_open_at(server.addr(), "/socket.io/").0
 }
 
-/// A socket on `/`: the stream and its Engine.IO sid.
+/// A socket on `/`: the stream and the socket's id.
 fn connected(server: &SioServer) -> (TcpStream, String) {
-    let (mut stream, sid) = session(server);
-    text(&mut stream, "0");
-    let answer = eio_ws_next_text(&mut stream).unwrap();
-    assert!(answer.starts_with(r#"40{"sid":""#), "{answer}");
-    (stream, sid)
+    sio_open(server.addr())
 }
 
 /// What a closed client sees: Engine.IO's close packet `1`, then the
@@ -285,7 +185,12 @@ fn sees_close(stream: &mut TcpStream) {
 /// `messages` (text, or binary when they start with `\0`) from a socket
 /// on `/` close its client with `error`.
 fn malformed(server: &SioServer, messages: &[&[u8]], error: PacketError) {
-    let (mut stream, sid) = connected(server);
+    assert_eq!(
+        sans_io_close(messages),
+        Some(CloseWhy::Malformed(error)),
+        "{messages:?}"
+    );
+    let (mut stream, socket) = connected(server);
     for message in messages {
         match message.strip_prefix(b"\0") {
             Some(bytes) => binary(&mut stream, bytes),
@@ -293,11 +198,7 @@ fn malformed(server: &SioServer, messages: &[&[u8]], error: PacketError) {
         }
     }
     sees_close(&mut stream);
-    server.closed_for(
-        &sid,
-        CloseWhy::Malformed(error),
-        DisconnectReason::ParseError,
-    );
+    assert_eq!(server.left(&socket), DisconnectReason::ParseError);
 }
 
 /// A placeholder for attachment `num`.
@@ -368,7 +269,7 @@ fn an_attachment_count_that_lies_closes_the_client() {
 #[test]
 fn a_namespace_that_does_not_exist_gets_connect_error() {
     sio_case("sio-unknown-namespace", |server| {
-        let (mut stream, _sid) = session(server);
+        let mut stream = session(server);
         text(&mut stream, "0/nope,");
         assert_eq!(
             eio_ws_next_text(&mut stream).unwrap(),
@@ -389,17 +290,13 @@ fn a_namespace_that_does_not_exist_gets_connect_error() {
 #[test]
 fn a_connect_never_sent_times_out() {
     sio_case("sio-no-connect", |server| {
-        let (mut stream, sid) = session(server);
+        let mut stream = session(server);
         let began = Instant::now();
         sees_close(&mut stream);
         let took = began.elapsed();
         assert!(
             took >= CONNECT_TIMEOUT - Duration::from_millis(50),
             "{took:?}"
-        );
-        assert_eq!(
-            server.next_about(&sid),
-            Heard::Closed(sid.clone(), CloseWhy::ConnectTimeout)
         );
     });
 }
@@ -408,15 +305,15 @@ fn a_connect_never_sent_times_out() {
 fn an_ack_id_of_2_to_the_64_closes_the_client() {
     sio_case("sio-ack-id-2^64", |server| {
         // 2^64 - 1 is an ack id like any other.
-        let (mut stream, _sid) = connected(server);
-        text(&mut stream, r#"218446744073709551615["ack","x"]"#);
+        let (mut stream, _socket) = connected(server);
+        text(&mut stream, r#"218446744073709551615["echo","x"]"#);
         assert_eq!(
             eio_ws_next_text(&mut stream).unwrap(),
             r#"4318446744073709551615["x"]"#
         );
         malformed(
             server,
-            &[br#"218446744073709551616["ack","x"]"#],
+            &[br#"218446744073709551616["echo","x"]"#],
             PacketError::AckIdTooLarge,
         );
     });
@@ -425,7 +322,7 @@ fn an_ack_id_of_2_to_the_64_closes_the_client() {
 #[test]
 fn a_room_name_of_1_mib_is_refused_and_the_socket_stays() {
     sio_case("sio-room-1mib", |server| {
-        let (mut stream, _sid) = connected(server);
+        let (mut stream, _socket) = connected(server);
         let room = "r".repeat(1 << 20);
         text(&mut stream, &format!(r#"21["join","{room}"]"#));
         assert_eq!(
@@ -440,7 +337,7 @@ fn a_room_name_of_1_mib_is_refused_and_the_socket_stays() {
 #[test]
 fn joining_100_000_rooms_stops_at_the_cap() {
     sio_case("sio-100k-rooms", |server| {
-        let (mut stream, _sid) = connected(server);
+        let (mut stream, _socket) = connected(server);
         let rooms: Vec<String> = (0..100_000).map(|n| format!("room{n}")).collect();
         let message = format!("21{}", serde_json::json!(["join", rooms]));
         text(&mut stream, &message);
@@ -496,15 +393,14 @@ fn malformed_packets_close_only_their_client() {
 fn bad_json_closes_the_client() {
     sio_case("sio-bad-json", |server| {
         for bad in [&br#"2["unterminated"#[..], b"2[1,2", b"0{\"token\":}"] {
-            let (mut stream, sid) = connected(server);
-            text(&mut stream, std::str::from_utf8(bad).unwrap());
-            sees_close(&mut stream);
-            let left = server.next_about(&sid);
-            assert_eq!(left, Heard::Left(sid.clone(), DisconnectReason::ParseError));
-            match server.next_about(&sid) {
-                Heard::Closed(_, CloseWhy::Malformed(PacketError::Json(_))) => {}
+            match sans_io_close(&[bad]) {
+                Some(CloseWhy::Malformed(PacketError::Json(_))) => {}
                 other => panic!("{bad:?}: {other:?}"),
             }
+            let (mut stream, socket) = connected(server);
+            text(&mut stream, std::str::from_utf8(bad).unwrap());
+            sees_close(&mut stream);
+            assert_eq!(server.left(&socket), DisconnectReason::ParseError);
         }
     });
 }
