@@ -118,3 +118,21 @@ for payload in [
     b"\x009",
 ]:
     write("engineio_payload", payload)
+
+# The Redis adapter's messages: the msgpack vectors Node printed (hex
+# strings in the tests) and the JSON requests and responses the tests
+# expect, each behind every selector (0 broadcast, 1 request, 2 response,
+# 3 and 4 cluster messages) so each decoder starts from real messages.
+REDIS_TESTS = ["src/socketio/redis/tests.rs", "src/socketio/redis/cluster.rs"]
+redis_messages = set()
+for path in REDIS_TESTS:
+    text = (ROOT / path).read_text()
+    for hexa in re.findall(r'"([0-9a-f]{16,})"', text):
+        redis_messages.add(bytes.fromhex(hexa))
+    # JSON in raw strings, r#"{...}"#.
+    for raw in re.findall(r'r#"(\{.*?\})"#', text, re.S):
+        if '"type"' in raw or '"requestId"' in raw:
+            redis_messages.add(raw.encode())
+for message in sorted(redis_messages):
+    for selector in range(5):
+        write("redis_messages", bytes([selector]) + message)

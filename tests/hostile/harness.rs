@@ -379,6 +379,12 @@ pub enum Kind {
     Http,
     /// A text message echoed on one WebSocket.
     Ws,
+    /// An Engine.IO message (`4...`) echoed on a session over its
+    /// WebSocket, the client answering the server's pings on the way.
+    Eio,
+    /// A Socket.IO event (`42["echo",...]`) emitted back to a socket of
+    /// the main namespace, over Engine.IO on a WebSocket.
+    Sio,
 }
 
 /// A client that keeps asking the server something simple, on its own
@@ -412,6 +418,20 @@ fn ask(kind: Kind, stream: &mut TcpStream, round: usize) -> Result<(), String> {
                 return Err(format!("got {b0:#x} {payload:?}"));
             }
         }
+        Kind::Eio => {
+            let text = format!("4healthy {round}");
+            stream
+                .write_all(&frame(FIN | TEXT, text.as_bytes()))
+                .map_err(|e| format!("write: {e}"))?;
+            eio_ws_expect(stream, &text)?;
+        }
+        Kind::Sio => {
+            let text = format!(r#"42["echo","healthy {round}"]"#);
+            stream
+                .write_all(&frame(FIN | TEXT, text.as_bytes()))
+                .map_err(|e| format!("write: {e}"))?;
+            eio_ws_expect(stream, &text)?;
+        }
     }
     Ok(())
 }
@@ -423,6 +443,8 @@ impl Healthy {
         let mut stream = match kind {
             Kind::Http => TcpStream::connect(addr).unwrap(),
             Kind::Ws => ws_open(addr),
+            Kind::Eio => eio_ws_open(addr).0,
+            Kind::Sio => sio_open(addr).0,
         };
         stream.set_read_timeout(Some(HEALTHY_WITHIN)).unwrap();
         stream.set_write_timeout(Some(HEALTHY_WITHIN)).unwrap();
@@ -499,4 +521,88 @@ pub fn on_driver(
     let healthy = Healthy::start(kind, server.addr);
     attack(&server);
     healthy.finish(&format!("{name} on {driver:?}"));
+}
+
+// ---------------------------------------------------------------------------
+// Engine.IO over a raw WebSocket.
+
+/// A new Engine.IO session on a WebSocket (`transport=websocket`, no
+/// polling first): the stream after its 101, and the open packet's JSON.
+pub fn eio_ws_open(addr: SocketAddr) -> (TcpStream, serde_json::Value) {
+    eio_ws_open_at(addr, "/engine.io/")
+}
+
+/// [`eio_ws_open`] on the Engine.IO endpoint at `path`.
+pub fn eio_ws_open_at(addr: SocketAddr, path: &str) -> (TcpStream, serde_json::Value) {
+    let mut stream = connect(addr);
+    let request = format!(
+        "GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let (status, head, _) = read_response(&mut stream).unwrap();
+    assert_eq!(status, 101, "{head}");
+    let (b0, payload) = read_frame(&mut stream).expect("the open packet");
+    assert_eq!(b0, FIN | TEXT);
+    let open = String::from_utf8(payload).expect("a text open packet");
+    let json = open
+        .strip_prefix('0')
+        .unwrap_or_else(|| panic!("not an open packet: {open:?}"));
+    (
+        stream,
+        serde_json::from_str(json).expect("the open packet's JSON"),
+    )
+}
+
+/// Reads frames until the text frame `expected`, answering pings (`2`)
+/// with pongs (`3`) on the way. Anything else is an error.
+pub fn eio_ws_expect(stream: &mut TcpStream, expected: &str) -> Result<(), String> {
+    loop {
+        let (b0, payload) = read_frame(stream).map_err(|e| format!("read: {e}"))?;
+        if b0 == FIN | TEXT && payload == b"2" {
+            stream
+                .write_all(&frame(FIN | TEXT, b"3"))
+                .map_err(|e| format!("write pong: {e}"))?;
+            continue;
+        }
+        if b0 != FIN | TEXT || payload != expected.as_bytes() {
+            return Err(format!(
+                "expected {expected:?}, got {b0:#x} {:?}",
+                String::from_utf8_lossy(&payload)
+            ));
+        }
+        return Ok(());
+    }
+}
+
+/// A Socket.IO socket on the main namespace, over Engine.IO on a
+/// WebSocket at `/socket.io/`: the stream and the socket's id from the
+/// CONNECT's answer.
+pub fn sio_open(addr: SocketAddr) -> (TcpStream, String) {
+    let (mut stream, _) = eio_ws_open_at(addr, "/socket.io/");
+    stream.write_all(&frame(FIN | TEXT, b"40")).unwrap();
+    let text = eio_ws_next_text(&mut stream).expect("the CONNECT's answer");
+    let json = text
+        .strip_prefix("40")
+        .unwrap_or_else(|| panic!("not a CONNECT answer: {text:?}"));
+    let answer: serde_json::Value = serde_json::from_str(json).expect("the CONNECT's JSON");
+    (stream, answer["sid"].as_str().expect("a sid").to_string())
+}
+
+/// The next text frame that is not a ping (pings are answered).
+pub fn eio_ws_next_text(stream: &mut TcpStream) -> Result<String, String> {
+    loop {
+        let (b0, payload) = read_frame(stream).map_err(|e| format!("read: {e}"))?;
+        if b0 == FIN | TEXT && payload == b"2" {
+            stream
+                .write_all(&frame(FIN | TEXT, b"3"))
+                .map_err(|e| format!("write pong: {e}"))?;
+            continue;
+        }
+        if b0 != FIN | TEXT {
+            return Err(format!("expected text, got {b0:#x} {payload:?}"));
+        }
+        return String::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"));
+    }
 }
