@@ -132,9 +132,7 @@ pub fn choose(accept_encoding: &str) -> Option<Encoding> {
         }
         let mut q = 1000;
         for param in parts {
-            let Some((key, value)) = param.split_once('=') else {
-                return None;
-            };
+            let (key, value) = param.split_once('=')?;
             if key.trim().eq_ignore_ascii_case("q") {
                 q = parse_qvalue(value.trim())?;
             }
