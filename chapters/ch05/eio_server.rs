@@ -6,9 +6,10 @@
 use clap::Parser;
 use netladder::cli::ServerArgs;
 use netladder::engineio::{
-    AllowedOrigins, Cors, EioEvent, EngineIo, EngineIoConfig, SessionConfig,
+    AllowedOrigins, Cors, EioEvent, EngineIo, EngineIoConfig, HttpCompression, SessionConfig,
 };
 use netladder::http::Response;
+use netladder::ws::deflate::{DeflateArgs, OnOff};
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -32,6 +33,14 @@ struct Args {
     /// `http://127.0.0.1:8000`; `*` for any. Repeat for several.
     #[arg(long, value_name = "ORIGIN")]
     cors_origin: Vec<String>,
+    /// gzip/deflate on polling answers, when the client accepts it.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    http_compression: OnOff,
+    /// Polling answers shorter than this many bytes go uncompressed.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    http_compression_threshold: usize,
+    #[command(flatten)]
+    deflate: DeflateArgs,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -60,6 +69,12 @@ fn main() -> std::io::Result<()> {
             origins,
             credentials: true,
         },
+        http_compression: HttpCompression {
+            enabled: args.http_compression == OnOff::On,
+            threshold: args.http_compression_threshold,
+            ..HttpCompression::default()
+        },
+        ws_deflate: args.deflate.config(),
         ..EngineIoConfig::default()
     };
     let (engine, events) = EngineIo::new(config);

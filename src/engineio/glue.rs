@@ -33,6 +33,7 @@
 //!
 //! [`Registry::poll_timeout`]: super::Registry::poll_timeout
 
+use super::compress::HttpCompression;
 use super::cors::Cors;
 use super::handshake::{Query, Sid};
 use super::packet::{Packet, Payload, SharedMessage, WsFrame};
@@ -44,6 +45,7 @@ use crate::driver::{self, Ctx, Mailbox, Protocol};
 use crate::http::server::Outcome;
 use crate::http::{Limits, Request, Response, ServerConn, Version};
 use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnection, WsMessage};
+use crate::ws::deflate::{self, Deflate, DeflateConfig};
 use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -65,6 +67,12 @@ pub struct EngineIoConfig {
     pub max_sessions: usize,
     /// The application's veto (Node's `allowRequest`): error code 4.
     pub allow_request: Option<AllowRequest>,
+    /// gzip/deflate on polling answers (Node's `httpCompression`).
+    pub http_compression: HttpCompression,
+    /// permessage-deflate on the WebSocket transport (Node's
+    /// `perMessageDeflate`), negotiated as chapter 3's server does; `None`
+    /// declines every offer. Default: on, without context takeover.
+    pub ws_deflate: Option<DeflateConfig>,
 }
 
 impl Default for EngineIoConfig {
@@ -75,6 +83,8 @@ impl Default for EngineIoConfig {
             cors: Cors::default(),
             max_sessions: 100_000,
             allow_request: None,
+            http_compression: HttpCompression::default(),
+            ws_deflate: Some(DeflateConfig::default()),
         }
     }
 }
@@ -86,6 +96,8 @@ impl std::fmt::Debug for EngineIoConfig {
             .field("path", &self.path)
             .field("cors", &self.cors)
             .field("max_sessions", &self.max_sessions)
+            .field("http_compression", &self.http_compression)
+            .field("ws_deflate", &self.ws_deflate)
             .finish_non_exhaustive()
     }
 }
@@ -462,11 +474,23 @@ fn run_timers(inner: Weak<Inner>) {
 
 type Pages = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// A request's `Accept-Encoding` fields, joined by commas.
+fn accept_encoding(request: &Request) -> Option<String> {
+    let fields: Vec<&str> = request
+        .headers
+        .get_all("accept-encoding")
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .collect();
+    (!fields.is_empty()).then(|| fields.join(","))
+}
+
 /// A poll being held on this connection.
 struct HeldGet {
     sid: Sid,
     token: GetToken,
     origin: Option<String>,
+    /// Its `Accept-Encoding`, for compressing the answer.
+    accept_encoding: Option<String>,
     /// The safety net: answer a noop if nothing came by then.
     deadline: Instant,
 }
@@ -574,6 +598,7 @@ impl EioProtocol {
         let header_list: Vec<(&str, &[u8])> = request.headers.iter().collect();
         let upgrade = crate::ws::handshake::server::is_websocket_upgrade(&header_list);
         let origin = request.headers.get_str("origin");
+        let accept_encoding = accept_encoding(&request);
         let view = RequestView {
             method: &request.method,
             target: &request.target,
@@ -592,7 +617,13 @@ impl EioProtocol {
             };
             let minor = u8::from(request.version == Version::Http11);
             match validate_upgrade(&request.method, minor, &header_list, &policy) {
-                Ok(accepted) => Some(accepted),
+                Ok(mut accepted) => {
+                    // permessage-deflate, as chapter 3's server agrees it.
+                    let ours = engine.inner.config.ws_deflate.as_ref();
+                    accepted.deflate =
+                        ours.and_then(|ours| deflate::accept_offers(&header_list, ours));
+                    Some(accepted)
+                }
                 Err(rejection) => {
                     let response = Response::new(rejection.status).text(rejection.reason);
                     self.respond(&response.header("Connection", "close"), ctx);
@@ -620,6 +651,12 @@ impl EioProtocol {
                 shared.flush_opened(now);
                 drop(shared);
                 engine.inner.timer.notify_one();
+                let response = if request.method == "GET" {
+                    let compression = &engine.inner.config.http_compression;
+                    compression.apply(accept_encoding.as_deref(), response)
+                } else {
+                    response
+                };
                 self.respond(&response, ctx);
             }
             Route::Hold { sid, token } => {
@@ -636,6 +673,7 @@ impl EioProtocol {
                         sid,
                         token,
                         origin: origin.map(str::to_string),
+                        accept_encoding,
                         deadline: now + within,
                     });
                 }
@@ -644,21 +682,27 @@ impl EioProtocol {
                 if let Some(outbox) = self.outbox.clone() {
                     shared.conns.insert((sid.clone(), Slot::Ws(token)), outbox);
                 }
-                if let Some(accepted) = accepted {
-                    accepted.write_response(ctx.send_buffer());
-                }
+                let ours = engine.inner.config.ws_deflate.clone();
                 let max = engine.inner.config.session.max_payload;
                 let config = WsConfig {
                     // One more byte than a packet may have: the session
                     // names an oversized message itself.
                     max_message_size: max.saturating_add(1),
                     max_frame_size: max.saturating_add(1),
+                    deflate: ours.clone(),
                     ..WsConfig::default()
                 };
+                let mut conn = WsConnection::new(Role::Server, config);
+                if let Some(accepted) = accepted {
+                    accepted.write_response(ctx.send_buffer());
+                    if let (Some(params), Some(ours)) = (accepted.deflate, &ours) {
+                        conn.set_deflate(Deflate::new(Role::Server, params, ours));
+                    }
+                }
                 self.mode = Mode::WebSocket(Box::new(WsSide {
                     sid: sid.clone(),
                     token,
-                    conn: WsConnection::new(Role::Server, config),
+                    conn,
                     close_timer_set: false,
                     messages: Vec::new(),
                 }));
@@ -695,20 +739,18 @@ impl EioProtocol {
     fn deliver(&mut self, sid: &Sid, transmit: Transmit, ctx: &mut Ctx) -> Option<Transmit> {
         match (&mut self.mode, transmit) {
             (Mode::Http(http), Transmit::Poll { token, packets }) => {
-                let held = http
-                    .held
-                    .take_if(|h| h.token == token && &h.sid == sid)
-                    .map(|h| h.origin);
-                let Some(origin) = held else {
+                let held = http.held.take_if(|h| h.token == token && &h.sid == sid);
+                let Some(held) = held else {
                     return Some(Transmit::Poll { token, packets });
                 };
                 let body = Transmit::Poll { token, packets }.body();
-                let response = self
-                    .engine
-                    .inner
-                    .config
-                    .cors
-                    .apply(origin.as_deref(), session::poll_response(body));
+                let config = &self.engine.inner.config;
+                let response = config.http_compression.apply(
+                    held.accept_encoding.as_deref(),
+                    config
+                        .cors
+                        .apply(held.origin.as_deref(), session::poll_response(body)),
+                );
                 self.respond(&response, ctx);
                 self.release_stash(ctx);
                 None
@@ -964,6 +1006,13 @@ impl EioProtocol {
                 if ws.conn.state() == WsState::ClosingByUs && !ws.close_timer_set {
                     ws.close_timer_set = true;
                     ctx.wake_at(now + WsConfig::default().close_timeout);
+                } else if ws.conn.state() == WsState::Open && ws.conn.holds_compression_context() {
+                    // Context takeover: free the compression state once
+                    // the WebSocket has been quiet a while.
+                    let idle = self.engine.inner.config.ws_deflate.as_ref();
+                    if let Some(idle) = idle.map(|d| d.idle_timeout) {
+                        ctx.wake_at(now + idle);
+                    }
                 }
                 if ws.conn.should_close_transport() {
                     ctx.cancel_timer();
@@ -1049,6 +1098,9 @@ impl Protocol for EioProtocol {
                     ctx.close();
                     return;
                 }
+                if ws.conn.state() == WsState::Open {
+                    ws.conn.release_idle();
+                }
             }
         }
         self.settle(ctx);
@@ -1061,15 +1113,39 @@ impl Protocol for EioProtocol {
         self.settle(ctx);
     }
 
+    // ANCHOR: on_shutdown
+    /// The server is stopping. The session this connection carries is
+    /// closed with "server shutting down": a held poll is answered with the
+    /// close packet `1` (after anything still queued), a WebSocket gets the
+    /// close packet and then close 1001. Then the connection closes.
     fn on_shutdown(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now();
+        let sid = match &self.mode {
+            Mode::Http(http) => http.held.as_ref().map(|h| h.sid.clone()),
+            Mode::WebSocket(ws) => Some(ws.sid.clone()),
+        };
+        if let Some(sid) = sid {
+            let mut shared = self.engine.inner.lock();
+            if let Ok(session) = shared.server.registry.get_mut(&sid) {
+                session.close(now, CloseReason::ServerShuttingDown);
+            }
+            // The close packet lands in this connection's outbox.
+            shared.flush(&sid, now);
+            drop(shared);
+            self.drain_outbox(false, ctx);
+        }
         match &mut self.mode {
-            Mode::WebSocket(ws) if ws.conn.state() == WsState::Open => {
-                let _ = ws.conn.close(1001, "server shutting down");
+            Mode::WebSocket(ws) => {
+                // Already closing if the session's close reached us.
+                if ws.conn.state() == WsState::Open {
+                    let _ = ws.conn.close(1001, "server shutting down");
+                }
                 self.settle(ctx);
             }
-            _ => ctx.close(),
+            Mode::Http(_) => ctx.close(),
         }
     }
+    // ANCHOR_END: on_shutdown
 
     // ANCHOR: on_closed
     fn on_closed(&mut self, reason: driver::CloseReason) {

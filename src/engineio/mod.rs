@@ -24,6 +24,8 @@
 //! - [`registry`]: every session of a server, by sid, with their timers.
 //! - [`server`]: the router: one call per request decides whether the
 //!   connection answers now, holds the request, or becomes a WebSocket.
+//! - [`compress`]: gzip/deflate on polling answers, when the client
+//!   accepts it and the body is large enough.
 //! - [`cors`]: the CORS headers and the `OPTIONS` preflight.
 //! - [`glue`]: the server on a driver: one [`EioProtocol`] per TCP
 //!   connection (plain HTTP, polling, WebSocket), the shared [`EngineIo`]
@@ -85,6 +87,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod compress;
 pub mod cors;
 pub mod error;
 pub mod glue;
@@ -94,6 +97,7 @@ pub mod registry;
 pub mod server;
 pub mod session;
 
+pub use compress::HttpCompression;
 pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
 pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig, Outgoing};

@@ -1,6 +1,7 @@
 // Headless Chromium (Debian's) against ch05-eio-server:
 //   1. the official engine.io-client browser bundle (dist/engine.io.min.js),
-//      loaded into the server's own page: polling, upgrade, text and binary;
+//      loaded into the server's own page: polling, upgrade (with
+//      permessage-deflate negotiated by the browser), text and binary;
 //   2. the page's own hand-written client: open, upgrade, echo, shown in its log.
 // Usage: node eio_browser.mjs http://127.0.0.1:PORT/
 import { chromium } from "playwright-core";
@@ -32,6 +33,7 @@ try {
     });
     socket.on("upgrade", () => {
       seen.push("upgraded to " + socket.transport.name);
+      seen.push("extensions " + socket.transport.ws.extensions);
       socket.send(new Uint8Array([1, 2, 3, 255]));
     });
     socket.on("message", (m) => {
@@ -41,7 +43,13 @@ try {
   }));
   const expected = ["open on polling", "text hello from the bundle", "upgraded to websocket", "binary 1,2,3,255"];
   const sorted = (a) => [...a].sort().join("|");
-  if (sorted(result) !== sorted(expected)) throw new Error("the bundle saw: " + result.join("; "));
+  // The browser offered permessage-deflate and the server accepted it.
+  const extensions = result.filter((s) => s.startsWith("extensions "));
+  if (extensions.length !== 1 || !extensions[0].startsWith("extensions permessage-deflate")) {
+    throw new Error("permessage-deflate not negotiated: " + result.join("; "));
+  }
+  const rest = result.filter((s) => !s.startsWith("extensions "));
+  if (sorted(rest) !== sorted(expected)) throw new Error("the bundle saw: " + result.join("; "));
   console.log("ok: headless Chromium, engine.io-client browser bundle: " + result.join("; "));
 
   const own = await browser.newPage();

@@ -154,4 +154,27 @@ for (const transports of [["polling"], ["websocket"]]) {
   });
 }
 
+// permessage-deflate: engine.io-client under Node offers it through ws
+// (perMessageDeflate, threshold 1024 bytes), and ch05-eio-server accepts
+// it by default; ws reports what was agreed in `extensions`.
+for (const transports of [["websocket"], ["polling", "websocket"]]) {
+  await run(`permessage-deflate negotiated (${transports.join(" then ")})`, async () => {
+    const socket = open({ transports });
+    await opened(socket);
+    if (socket.transport.name !== "websocket") {
+      await within(5000, "upgrade", (ok) => socket.on("upgrade", ok));
+    }
+    const agreed = socket.transport.ws.extensions;
+    if (!String(agreed).includes("permessage-deflate")) {
+      throw new Error(`not negotiated: extensions = ${JSON.stringify(agreed)}`);
+    }
+    // Over the threshold: compressed both ways.
+    await echo(socket, "compress me, ".repeat(1000));
+    await echo(socket, new Uint8Array(5000).fill(9));
+    await echo(socket, "small");
+    console.log(`   (ws agreed: ${agreed})`);
+    socket.close();
+  });
+}
+
 process.exit(failed ? 1 : 0);
