@@ -116,6 +116,7 @@
 pub mod adapter;
 pub mod handlers;
 pub mod packet;
+pub mod recovery;
 pub mod redis;
 pub mod server;
 pub mod value;
@@ -123,6 +124,7 @@ pub mod value;
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
+pub use recovery::RecoveryConfig;
 pub use server::{
     AckId, AckRequest, BroadcastAckId, ClientId, CloseWhy, Config, ConnectError, Connecting,
     DisconnectReason, Environ, Event, Middleware, NamespaceConfig, Operator, Server, SioError,
