@@ -961,18 +961,18 @@ impl Server {
         let Some(mut socket) = ns.sockets.remove(id) else {
             return;
         };
-        if let (Some(r), Some(pid)) = (self.recovery.as_mut(), socket.pid.take()) {
-            if recovery::recoverable(reason) {
-                let session = Session {
-                    sid: id.clone(),
-                    pid,
-                    nsp: nsp.to_owned(),
-                    rooms: ns.adapter.socket_rooms(id),
-                    data: std::mem::take(&mut socket.data),
-                    disconnected_at: now,
-                };
-                r.persist(session, now);
-            }
+        if let (Some(r), Some(pid)) = (self.recovery.as_mut(), socket.pid.take())
+            && recovery::recoverable(reason)
+        {
+            let session = Session {
+                sid: id.clone(),
+                pid,
+                nsp: nsp.to_owned(),
+                rooms: ns.adapter.socket_rooms(id),
+                data: std::mem::take(&mut socket.data),
+                disconnected_at: now,
+            };
+            r.persist(session, now);
         }
         ns.adapter.del_all(id);
         if ns.dynamic && ns.sockets.is_empty() {
