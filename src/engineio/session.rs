@@ -10,10 +10,11 @@
 
 use super::error::{self, ErrorCode};
 use super::handshake::{OpenInfo, Sid, Transport};
-use super::packet::{self, Packet, PacketError, Payload, WsFrame};
+use super::packet::{self, Packet, PacketError, Payload, SharedMessage, WsFrame};
 use crate::http::Response;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A session's settings, shared by every session of a server.
@@ -436,6 +437,19 @@ impl Session {
     }
     // ANCHOR_END: send
 
+    /// Queues a message shared with other sessions (a broadcast), like
+    /// [`Session::send`]; a refusal gives back a copy of its payload.
+    pub fn send_shared(&mut self, message: Arc<SharedMessage>) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed(message.payload().clone()));
+        }
+        if self.queue.len() >= self.config.max_queue {
+            return Err(SendError::Full(message.payload().clone()));
+        }
+        self.queue.push_back(Packet::Shared(message));
+        Ok(())
+    }
+
     /// Closes the session from the server side. With
     /// [`CloseReason::ForcedClose`] or [`CloseReason::ServerShuttingDown`]
     /// what is queued is still delivered, then a close packet (a poll has
@@ -649,6 +663,8 @@ impl Session {
                 }
             }
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
+            // Never decoded from the wire; taken as the message it holds.
+            Packet::Shared(m) => self.events.push_back(Event::Message(m.payload().clone())),
             Packet::Close => self.shut(now, CloseReason::TransportClose),
             // v4 clients do not ping (the server does); an open, a stray
             // upgrade or a noop means nothing here.

@@ -114,6 +114,7 @@
 //! the reason logged; nobody else notices.
 
 pub mod adapter;
+pub mod glue;
 pub mod handlers;
 pub mod packet;
 pub mod recovery;
@@ -122,6 +123,7 @@ pub mod server;
 pub mod value;
 
 pub use adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
+pub use glue::{HandleError, SioHandle, SocketIo};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
 pub use recovery::RecoveryConfig;
