@@ -17,9 +17,13 @@ struct Args {
     /// The agent name the reports are filed under.
     #[arg(long, default_value = "netladder")]
     agent: String,
+    /// The zlib level of what the client compresses, 0 to 9 (see the
+    /// server's `--deflate-level`).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    deflate_level: u32,
 }
 
-fn open(url: &str) -> io::Result<WsClient> {
+fn open(url: &str, level: u32) -> io::Result<WsClient> {
     // Offer compression as Autobahn's own client does: we reset our context
     // after every message, and the server may limit our window. Every
     // message is compressed (threshold 0), to exercise the codec on all of
@@ -28,6 +32,7 @@ fn open(url: &str) -> io::Result<WsClient> {
         server_no_context_takeover: false,
         client_no_context_takeover: true,
         threshold: 0,
+        level,
         ..DeflateConfig::default()
     };
     let config = Config {
@@ -56,7 +61,7 @@ fn main() -> io::Result<()> {
     netladder::cli::init_logging_or("warn");
     let args = Args::parse();
     let base = format!("ws://{}", args.addr);
-    let count: usize = match open(&format!("{base}/getCaseCount"))?.recv()? {
+    let count: usize = match open(&format!("{base}/getCaseCount"), args.deflate_level)?.recv()? {
         Some(WsMessage::Text(text)) => text.trim().parse().map_err(io::Error::other)?,
         other => {
             return Err(io::Error::other(format!(
@@ -68,11 +73,14 @@ fn main() -> io::Result<()> {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
         // A case that breaks the connection on purpose may end in an error:
         // the server judges it, so log and go on.
-        if let Err(err) = open(&url).and_then(echo_case) {
+        if let Err(err) = open(&url, args.deflate_level).and_then(echo_case) {
             tracing::debug!("case {case}: {err}");
         }
     }
-    let mut reports = open(&format!("{base}/updateReports?agent={}", args.agent))?;
+    let mut reports = open(
+        &format!("{base}/updateReports?agent={}", args.agent),
+        args.deflate_level,
+    )?;
     while reports.recv()?.is_some() {}
     println!("ran {count} cases as agent {}", args.agent);
     Ok(())

@@ -121,6 +121,7 @@ pub mod cluster;
 pub mod glue;
 pub mod handlers;
 pub mod packet;
+pub mod recovery;
 pub mod redis;
 pub mod server;
 pub mod value;
@@ -132,6 +133,7 @@ pub use cluster::{
 pub use glue::{HandleError, SioHandle, SocketIo};
 pub use handlers::{AckResult, AckTimedOut, ArgError, Args, Ctx, Handlers};
 pub use packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType};
+pub use recovery::RecoveryConfig;
 pub use server::{
     AckId, AckRequest, AdapterFactory, BroadcastAckId, ClientId, CloseWhy, Config, ConnectError,
     Connecting, DisconnectReason, Environ, Event, Middleware, NamespaceConfig, Operator, Server,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
 use super::cluster::{Answers, ClusterRequest, Reply, ReplyTo, Report, RequestId, ServerSideAck};
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
+use super::recovery::{self, Recovery, RecoveryConfig, Session};
 use super::value::Value;
 use crate::engineio::Payload;
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub max_namespaces_per_client: usize,
     /// Most acks the server may await from one socket at once.
     pub max_pending_acks: usize,
+    /// Connection state recovery (Socket.IO 4.6+); off (`None`) by
+    /// default, as in Node. See [`super::recovery`].
+    pub recovery: Option<RecoveryConfig>,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             max_namespace_len: 256,
             max_namespaces_per_client: 32,
             max_pending_acks: 1024,
+            recovery: None,
         }
     }
 }
@@ -419,6 +424,10 @@ struct Socket {
     data: serde_json::Value,
     auth: Value,
     pending_acks: BTreeMap<u64, Pending>,
+    /// The private session id, with recovery on.
+    pid: Option<String>,
+    /// Whether this socket was restored from a previous session.
+    recovered: bool,
 }
 
 struct Client {
@@ -495,6 +504,7 @@ pub struct Server {
     encodes: u64,
     next_request: u64,
     cluster: HashMap<RequestId, PendingCluster>,
+    recovery: Option<Recovery>,
 }
 // ANCHOR_END: server
 
@@ -521,7 +531,9 @@ impl Server {
             encodes: 0,
             next_request: 0,
             cluster: HashMap::new(),
+            recovery: None,
         };
+        server.recovery = server.config.recovery.clone().map(Recovery::new);
         server.namespace("/");
         server
     }
@@ -596,12 +608,33 @@ impl Server {
             .namespaces
             .values()
             .filter_map(|ns| ns.adapter.poll_timeout());
+        let expiry = self.recovery.as_ref().and_then(Recovery::next_expiry);
         self.timers
             .first_key_value()
             .map(|(k, _)| k.0)
             .into_iter()
             .chain(adapters)
+            .chain(expiry)
             .min()
+    }
+
+    /// Whether `socket` was restored by connection state recovery (Node's
+    /// `socket.recovered`).
+    pub fn recovered(&self, socket: &SocketId) -> bool {
+        self.find(socket).is_some_and(|(_, s)| s.recovered)
+    }
+
+    /// Packets and sessions kept for connection state recovery now.
+    pub fn recovery_retained(&self) -> (usize, usize) {
+        self.recovery
+            .as_ref()
+            .map_or((0, 0), |r| (r.packet_count(), r.session_count()))
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.tick(now);
+        }
     }
 
     // ---- from the transport ------------------------------------------
@@ -609,6 +642,7 @@ impl Server {
     // ANCHOR: on_open
     /// A new Engine.IO session: it must `CONNECT` within the timeout.
     pub fn on_open(&mut self, client: ClientId, environ: Environ, now: Instant) {
+        self.tick(now);
         let decoder = Decoder::new(self.config.limits);
         let state = Client {
             decoder,
@@ -637,6 +671,7 @@ impl Server {
     /// An Engine.IO message from the client. A malformed packet closes
     /// that client (a [`Transmit::Close`] and a logged reason).
     pub fn on_message(&mut self, client: ClientId, message: Payload, now: Instant) {
+        self.tick(now);
         let Some(c) = self.clients.get_mut(&client) else {
             return;
         };
@@ -656,11 +691,13 @@ impl Server {
 
     /// The session is over: every socket of the client leaves.
     pub fn on_close(&mut self, client: ClientId, reason: DisconnectReason, now: Instant) {
+        self.tick(now);
         self.drop_client(client, reason, now);
     }
 
     /// Fire what is due: connect timeouts and ack timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -806,11 +843,31 @@ impl Server {
             self.namespaces
                 .insert(nsp.clone(), Namespace::new(adapter, config, true));
         }
-        let Ok(id) = SocketId::generate() else {
-            return refuse(self, ConnectError::new("Internal error"));
-        };
         let auth = packet.data.unwrap_or(Value::Null);
-        let mut data = serde_json::Value::Null;
+        let restored = self.try_restore(&nsp, &auth);
+        let id = match &restored {
+            Some(r) => r.session.sid.clone(),
+            None => match SocketId::generate() {
+                Ok(id) => id,
+                Err(_) => return refuse(self, ConnectError::new("Internal error")),
+            },
+        };
+        let pid = match (&restored, &self.recovery) {
+            (Some(r), _) => Some(r.session.pid.clone()),
+            (None, Some(_)) => match Recovery::new_pid() {
+                Some(pid) => Some(pid),
+                None => return refuse(self, ConnectError::new("Internal error")),
+            },
+            (None, None) => None,
+        };
+        let skip_middlewares = restored.is_some()
+            && self
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.config().skip_middlewares);
+        let mut data = restored
+            .as_ref()
+            .map_or(serde_json::Value::Null, |r| r.session.data.clone());
         let ns = self.namespaces.get_mut(&nsp).expect("made above");
         let environ = &self
             .clients
@@ -824,11 +881,14 @@ impl Server {
             environ,
             data: &mut data,
         };
-        let verdict = ns
-            .config
-            .middleware
-            .iter()
-            .try_for_each(|step| step(&mut connecting));
+        let verdict = if skip_middlewares {
+            Ok(())
+        } else {
+            ns.config
+                .middleware
+                .iter()
+                .try_for_each(|step| step(&mut connecting))
+        };
         if let Err(error) = verdict {
             if ns.dynamic && ns.sockets.is_empty() {
                 self.namespaces.remove(&nsp);
@@ -836,11 +896,18 @@ impl Server {
             return refuse(self, error);
         }
         ns.adapter.add(&id, id.as_str());
+        if let Some(r) = &restored {
+            for room in &r.session.rooms {
+                ns.adapter.add(&id, room);
+            }
+        }
         let socket = Socket {
             client,
             data,
             auth: auth.clone(),
             pending_acks: BTreeMap::new(),
+            pid: pid.clone(),
+            recovered: restored.is_some(),
         };
         ns.sockets.insert(id.clone(), socket);
         let c = self.clients.get_mut(&client).expect("checked");
@@ -850,7 +917,18 @@ impl Server {
             self.timers.remove(&key);
         }
         self.homes.insert(id.clone(), nsp.clone());
-        self.send_to(client, Packet::connect_ok(&nsp, id.as_str()), false);
+        let answer = match &pid {
+            Some(pid) => Recovery::connect_ok(&nsp, id.as_str(), pid),
+            None => Packet::connect_ok(&nsp, id.as_str()),
+        };
+        self.send_to(client, answer, false);
+        for packet in restored.into_iter().flat_map(|r| r.missed) {
+            self.transmits.push_back(Transmit::Send {
+                client,
+                packet,
+                volatile: false,
+            });
+        }
         self.events.push_back(Event::Connect {
             socket: id,
             nsp,
@@ -858,6 +936,23 @@ impl Server {
         });
     }
     // ANCHOR_END: connect
+
+    /// A `CONNECT` whose `auth` has `pid` and `offset` (strings), with
+    /// recovery on: the session to restore, if it still can be.
+    fn try_restore(&mut self, nsp: &str, auth: &Value) -> Option<recovery::Restored> {
+        let recovery = self.recovery.as_mut()?;
+        let Value::Object(map) = auth else {
+            return None;
+        };
+        let pid = map.get("pid")?.as_str()?;
+        let offset = map.get("offset")?.as_str()?;
+        let restored = recovery.restore(nsp, pid, offset)?;
+        // The same id live again would be two sockets in one; refuse.
+        if self.homes.contains_key(&restored.session.sid) {
+            return None;
+        }
+        Some(restored)
+    }
 
     fn on_ack(&mut self, nsp: &str, socket: SocketId, id: u64, args: Vec<Value>) {
         let Some(s) = self
@@ -958,14 +1053,27 @@ impl Server {
         id: &SocketId,
         reason: DisconnectReason,
         tell: bool,
-        _now: Instant,
+        now: Instant,
     ) {
         let Some(ns) = self.namespaces.get_mut(nsp) else {
             return;
         };
-        let Some(socket) = ns.sockets.remove(id) else {
+        let Some(mut socket) = ns.sockets.remove(id) else {
             return;
         };
+        if let (Some(r), Some(pid)) = (self.recovery.as_mut(), socket.pid.take())
+            && recovery::recoverable(reason)
+        {
+            let session = Session {
+                sid: id.clone(),
+                pid,
+                nsp: nsp.to_owned(),
+                rooms: ns.adapter.socket_rooms(id),
+                data: std::mem::take(&mut socket.data),
+                disconnected_at: now,
+            };
+            r.persist(session, now);
+        }
         ns.adapter.del_all(id);
         if ns.dynamic && ns.sockets.is_empty() {
             self.namespaces.remove(nsp);
@@ -1037,8 +1145,30 @@ impl Server {
     ) -> Result<(), SioError> {
         check_name(name)?;
         let (nsp, s) = self.find(socket).ok_or(SioError::NoSocket)?;
-        let (packet, client) = (Packet::event(nsp, name, args, None), s.client);
-        self.send_to(client, packet, false);
+        let (mut packet, client) = (Packet::event(nsp, name, args, None), s.client);
+        // With recovery, Node sends even this through its adapter, to the
+        // socket's own room, so that it is stamped and kept.
+        let Some(offset) = self
+            .recovery
+            .as_mut()
+            .and_then(|r| r.stamp(&mut packet, false))
+        else {
+            self.send_to(client, packet, false);
+            return Ok(());
+        };
+        let encoded = Arc::new(packet.encode());
+        self.encodes += 1;
+        let opts = BroadcastOptions {
+            rooms: BTreeSet::from([socket.as_str().to_owned()]),
+            ..BroadcastOptions::default()
+        };
+        let recovery = self.recovery.as_mut().expect("stamped");
+        recovery.retain(&packet.nsp, offset, Arc::clone(&encoded), &opts);
+        self.transmits.push_back(Transmit::Send {
+            client,
+            packet: encoded,
+            volatile: false,
+        });
         Ok(())
     }
 
@@ -1436,14 +1566,22 @@ fn deliver(
     server: &mut Server,
     nsp: &str,
     opts: &BroadcastOptions,
-    packet: Packet,
+    mut packet: Packet,
     group: Option<(BroadcastAckId, u64)>,
 ) -> Vec<SocketId> {
     let Some(ns) = server.namespaces.get_mut(nsp) else {
         return Vec::new();
     };
+    // With recovery on, an event without ack gets its offset and is kept.
+    let offset = match (server.recovery.as_mut(), group) {
+        (Some(r), None) => r.stamp(&mut packet, opts.volatile),
+        _ => None,
+    };
     let encoded = Arc::new(packet.encode());
     server.encodes += 1;
+    if let (Some(r), Some(offset)) = (server.recovery.as_mut(), offset) {
+        r.retain(nsp, offset, Arc::clone(&encoded), opts);
+    }
     let mut reached = Vec::new();
     // A broadcast with acks goes to the other servers as a request instead.
     let recipients = match group {
@@ -1481,3 +1619,7 @@ use cluster::handshake;
 #[cfg(test)]
 #[path = "server_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "recovery_tests.rs"]
+mod recovery_tests;

@@ -128,6 +128,11 @@ pub struct DeflateArgs {
     /// compressor is dropped.
     #[arg(long, default_value_t = 30)]
     pub deflate_idle_secs: u64,
+    /// The zlib level, 0 (store) to 9 (smallest): 1 costs a fraction of
+    /// the CPU of the default 6 for a somewhat worse ratio (scripts/autobahn
+    /// uses 1, as it tests correctness, not ratio).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub deflate_level: u32,
 }
 
 impl DeflateArgs {
@@ -141,6 +146,7 @@ impl DeflateArgs {
             server_max_window_bits: self.deflate_window_bits,
             client_max_window_bits: self.deflate_window_bits,
             idle_timeout: Duration::from_secs(self.deflate_idle_secs),
+            level: self.deflate_level,
             ..DeflateConfig::default()
         };
         if self.deflate_takeover {
