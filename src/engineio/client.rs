@@ -446,6 +446,10 @@ impl Client {
                 self.outbox.push_front(Packet::Pong(data));
             }
             Packet::Message(m) => self.events.push_back(ClientEvent::Message(m)),
+            // Never decoded from the wire; taken as the message it holds.
+            Packet::Shared(m) => self
+                .events
+                .push_back(ClientEvent::Message(m.payload().clone())),
             Packet::Close => {
                 if self.state == ClientState::WebSocket {
                     self.actions.push_back(Action::CloseWebSocket);

@@ -35,7 +35,7 @@
 
 use super::cors::Cors;
 use super::handshake::{Query, Sid};
-use super::packet::{Payload, WsFrame};
+use super::packet::{Packet, Payload, SharedMessage, WsFrame};
 use super::server::{AllowRequest, RequestView, Route, Server};
 use super::session::{
     self, CloseReason, Event, GetToken, SendError, SessionConfig, Transmit, TransportFault, WsToken,
@@ -47,6 +47,7 @@ use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnec
 use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -112,6 +113,24 @@ pub enum EioMail {
     /// Take what is in the outbox.
     Wake,
 }
+
+// ANCHOR: outgoing
+/// One thing to do for one session in [`EngineIo::send_batch`].
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A message for this session alone.
+    Message(Payload),
+    /// A message shared with other sessions (a broadcast): a WebSocket
+    /// sends its one prebuilt frame, without copying it.
+    Shared(Arc<SharedMessage>),
+    /// Messages that go together or not at all: dropped if the session
+    /// already has packets waiting for a transport (a `volatile` emit;
+    /// a WebSocket's backlog in the driver is not seen here).
+    Volatile(Vec<Arc<SharedMessage>>),
+    /// Close the session once what is queued is delivered.
+    Close,
+}
+// ANCHOR_END: outgoing
 
 /// Which of a session's tokens a connection holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -248,6 +267,8 @@ struct Inner {
     /// Wakes the timer thread: deadlines may have moved.
     timer: Condvar,
     config: EngineIoConfig,
+    /// Shared WebSocket frames built so far (see [`SharedMessage`]).
+    frames_built: AtomicU64,
 }
 
 impl Inner {
@@ -282,6 +303,7 @@ impl EngineIo {
             }),
             timer: Condvar::new(),
             config,
+            frames_built: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
@@ -302,6 +324,57 @@ impl EngineIo {
         };
         shared.flush(sid, now);
         result
+    }
+
+    /// Does `items` in order under one lock (a broadcast to 1,000 sessions
+    /// takes the lock once, not 1,000 times). Returns how many messages
+    /// were not queued: their session is gone or its queue is full, or a
+    /// volatile one found packets waiting.
+    pub fn send_batch(&self, items: impl IntoIterator<Item = (Sid, Outgoing)>) -> usize {
+        let mut shared = self.inner.lock();
+        let now = Instant::now();
+        let mut refused = 0;
+        let mut touched: Vec<Sid> = Vec::new();
+        let mut closed = false;
+        for (sid, item) in items {
+            let Ok(session) = shared.server.registry.get_mut(&sid) else {
+                refused += usize::from(!matches!(item, Outgoing::Close));
+                continue;
+            };
+            let result = match item {
+                Outgoing::Message(payload) => session.send(payload).map_err(drop),
+                Outgoing::Shared(message) => session.send_shared(message).map_err(drop),
+                Outgoing::Volatile(messages) if session.queued() == 0 => messages
+                    .into_iter()
+                    .try_for_each(|m| session.send_shared(m).map_err(drop)),
+                Outgoing::Volatile(_) => Err(()),
+                Outgoing::Close => {
+                    session.close(now, CloseReason::ForcedClose);
+                    closed = true;
+                    Ok(())
+                }
+            };
+            refused += usize::from(result.is_err());
+            if touched.last() != Some(&sid) {
+                touched.push(sid);
+            }
+        }
+        touched.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        touched.dedup();
+        for sid in touched {
+            shared.flush(&sid, now);
+        }
+        drop(shared);
+        if closed {
+            self.inner.timer.notify_one();
+        }
+        refused
+    }
+
+    /// How many shared WebSocket frames were built so far: one per
+    /// broadcast message that reached any WebSocket, however many did.
+    pub fn shared_frames_built(&self) -> u64 {
+        self.inner.frames_built.load(Ordering::Relaxed)
     }
 
     /// Closes session `sid` from the server side: what is queued is still
@@ -645,9 +718,31 @@ impl EioProtocol {
             {
                 let mut sent = 0;
                 for packet in &packets {
-                    let result = match packet.to_ws_frame() {
-                        WsFrame::Text(text) => ws.conn.send_text(&text),
-                        WsFrame::Binary(bytes) => ws.conn.send_binary(&bytes),
+                    let result = match packet {
+                        // The prebuilt frame, unless this WebSocket
+                        // compresses (then its frames are its own).
+                        Packet::Shared(message) if ws.conn.deflate().is_none() => {
+                            if ws.conn.state() == WsState::Open {
+                                let (frame, built) = message.ws_frame();
+                                if built {
+                                    self.engine
+                                        .inner
+                                        .frames_built
+                                        .fetch_add(1, Ordering::Relaxed);
+                                }
+                                // What the connection queued goes first.
+                                ws.conn.drain_output_into(ctx.send_buffer());
+                                ctx.send_shared(frame);
+                                Ok(())
+                            } else {
+                                Err(())
+                            }
+                        }
+                        packet => match packet.to_ws_frame() {
+                            WsFrame::Text(text) => ws.conn.send_text(&text),
+                            WsFrame::Binary(bytes) => ws.conn.send_binary(&bytes),
+                        }
+                        .map_err(drop),
                     };
                     if result.is_err() {
                         break;

@@ -96,9 +96,11 @@ pub mod session;
 
 pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
-pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig};
+pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig, Outgoing};
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
-pub use packet::{Packet, PacketError, PacketType, Payload, PayloadDecoder, WsFrame};
+pub use packet::{
+    Packet, PacketError, PacketType, Payload, PayloadDecoder, SharedMessage, WsFrame,
+};
 pub use registry::Registry;
 pub use server::{RequestView, Route, Server};
 pub use session::{

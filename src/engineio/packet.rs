@@ -20,6 +20,7 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// The record separator that joins packets in a polling payload.
 pub const SEPARATOR: u8 = 0x1e;
@@ -92,6 +93,14 @@ impl Payload {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The data as bytes (a text's UTF-8).
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Payload::Text(t) => t.into_bytes(),
+            Payload::Binary(b) => b,
+        }
+    }
 }
 
 // ANCHOR: packet
@@ -108,6 +117,9 @@ pub enum Packet {
     Pong(String),
     /// `4` + text, or a binary message.
     Message(Payload),
+    /// A message sent to many sessions (a broadcast), encoded once per
+    /// wire format and shared: only servers send these.
+    Shared(Arc<SharedMessage>),
     /// `5`.
     Upgrade,
     /// `6`.
@@ -177,7 +189,7 @@ impl Packet {
             Packet::Close => PacketType::Close,
             Packet::Ping(_) => PacketType::Ping,
             Packet::Pong(_) => PacketType::Pong,
-            Packet::Message(_) => PacketType::Message,
+            Packet::Message(_) | Packet::Shared(_) => PacketType::Message,
             Packet::Upgrade => PacketType::Upgrade,
             Packet::Noop => PacketType::Noop,
         }
@@ -188,6 +200,10 @@ impl Packet {
         match self {
             Packet::Open(s) | Packet::Ping(s) | Packet::Pong(s) => s,
             Packet::Message(Payload::Text(s)) => s,
+            Packet::Shared(m) => match &m.payload {
+                Payload::Text(s) => s,
+                Payload::Binary(_) => "",
+            },
             _ => "",
         }
     }
@@ -197,16 +213,8 @@ impl Packet {
     /// or `b` and base64 for a binary message.
     pub fn encode_polling(&self, out: &mut Vec<u8>) {
         match self {
-            Packet::Message(Payload::Binary(bytes)) => {
-                out.push(b'b');
-                let start = out.len();
-                out.resize(
-                    start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
-                    0,
-                );
-                let written = BASE64.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
-                out.truncate(start + written);
-            }
+            Packet::Message(Payload::Binary(bytes)) => encode_base64_record(bytes, out),
+            Packet::Shared(m) => out.extend_from_slice(m.polling()),
             other => {
                 out.push(other.kind().digit());
                 out.extend_from_slice(other.text_data().as_bytes());
@@ -219,6 +227,9 @@ impl Packet {
     pub fn to_ws_frame(&self) -> WsFrame {
         match self {
             Packet::Message(Payload::Binary(bytes)) => WsFrame::Binary(bytes.clone()),
+            Packet::Shared(m) if matches!(m.payload, Payload::Binary(_)) => {
+                WsFrame::Binary(m.payload.clone().into_bytes())
+            }
             other => {
                 let data = other.text_data();
                 let mut s = String::with_capacity(1 + data.len());
@@ -306,9 +317,105 @@ pub fn decode_payload(body: &[u8], max_payload: usize) -> Result<Vec<Packet>, Pa
 pub fn polling_len(packet: &Packet) -> usize {
     match packet {
         Packet::Message(Payload::Binary(b)) => 1 + base64::encoded_len(b.len(), true).unwrap_or(0),
+        Packet::Shared(m) => m.polling().len(),
         other => 1 + other.text_data().len(),
     }
 }
+
+/// `b` and the base64 of `bytes`: a binary message in a polling payload.
+fn encode_base64_record(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'b');
+    let start = out.len();
+    out.resize(
+        start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
+        0,
+    );
+    let written = BASE64.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+}
+
+// ANCHOR: shared_message
+/// One message for many sessions: a broadcast's text or attachment.
+///
+/// Each wire form is built the first time a transport asks for it and then
+/// shared: the whole WebSocket frame a server sends (header and payload,
+/// unmasked, uncompressed) as an `Arc<[u8]>` that every connection queues
+/// with `Ctx::send_shared`, and the polling record (`4text`, or `b` and
+/// base64) that every poll answer copies into its body. So a broadcast to
+/// 1,000 WebSocket clients builds one frame, not 1,000.
+#[derive(Debug)]
+pub struct SharedMessage {
+    payload: Payload,
+    ws_frame: OnceLock<Arc<[u8]>>,
+    polling: OnceLock<Box<[u8]>>,
+}
+
+impl SharedMessage {
+    /// A message to share; nothing is encoded yet.
+    pub fn new(payload: Payload) -> Arc<SharedMessage> {
+        Arc::new(SharedMessage {
+            payload,
+            ws_frame: OnceLock::new(),
+            polling: OnceLock::new(),
+        })
+    }
+
+    /// The message.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The whole WebSocket frame, built on the first call; the flag says
+    /// whether this call built it (for counting encodes).
+    pub fn ws_frame(&self) -> (Arc<[u8]>, bool) {
+        let mut built = false;
+        let frame = self.ws_frame.get_or_init(|| {
+            built = true;
+            let mut out = Vec::new();
+            match &self.payload {
+                Payload::Text(text) => {
+                    let mut data = Vec::with_capacity(1 + text.len());
+                    data.push(PacketType::Message.digit());
+                    data.extend_from_slice(text.as_bytes());
+                    crate::ws::frame::encode_frame(
+                        &mut out,
+                        true,
+                        crate::ws::frame::Opcode::Text,
+                        &data,
+                        None,
+                    );
+                }
+                Payload::Binary(bytes) => crate::ws::frame::encode_frame(
+                    &mut out,
+                    true,
+                    crate::ws::frame::Opcode::Binary,
+                    bytes,
+                    None,
+                ),
+            }
+            out.into()
+        });
+        (Arc::clone(frame), built)
+    }
+
+    /// The polling record (no separator), built on the first call.
+    pub fn polling(&self) -> &[u8] {
+        self.polling.get_or_init(|| {
+            let mut out = Vec::new();
+            Packet::Message(self.payload.clone()).encode_polling(&mut out);
+            out.into_boxed_slice()
+        })
+    }
+}
+// ANCHOR_END: shared_message
+
+impl PartialEq for SharedMessage {
+    fn eq(&self, other: &SharedMessage) -> bool {
+        self.payload == other.payload
+    }
+}
+
+impl Eq for SharedMessage {}
 
 /// Decodes a polling payload that arrives in pieces of any size.
 ///
@@ -385,6 +492,28 @@ mod tests {
         let mut out = Vec::new();
         p.encode_polling(&mut out);
         out
+    }
+
+    #[test]
+    fn a_shared_message_builds_each_wire_form_once_and_like_the_plain_one() {
+        let text = SharedMessage::new(Payload::Text("hi".into()));
+        let (frame, built) = text.ws_frame();
+        assert!(built);
+        // FIN + text opcode, unmasked length 3, then "4hi".
+        assert_eq!(&frame[..], b"\x81\x034hi");
+        let (again, built) = text.ws_frame();
+        assert!(!built);
+        assert!(Arc::ptr_eq(&frame, &again));
+        let shared = Packet::Shared(Arc::clone(&text));
+        assert_eq!(poll(&shared), poll(&Packet::text("hi")));
+        assert_eq!(polling_len(&shared), polling_len(&Packet::text("hi")));
+        assert_eq!(shared.to_ws_frame(), Packet::text("hi").to_ws_frame());
+        let bytes = SharedMessage::new(Payload::Binary(vec![1, 2, 3]));
+        assert_eq!(&bytes.ws_frame().0[..], b"\x82\x03\x01\x02\x03");
+        let shared = Packet::Shared(bytes);
+        assert_eq!(poll(&shared), b"bAQID");
+        assert_eq!(shared.to_ws_frame(), WsFrame::Binary(vec![1, 2, 3]));
+        assert_eq!(shared.kind(), PacketType::Message);
     }
 
     #[test]

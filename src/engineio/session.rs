@@ -10,10 +10,11 @@
 
 use super::error::{self, ErrorCode};
 use super::handshake::{OpenInfo, Sid, Transport};
-use super::packet::{self, Packet, PacketError, Payload, WsFrame};
+use super::packet::{self, Packet, PacketError, Payload, SharedMessage, WsFrame};
 use crate::http::Response;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A session's settings, shared by every session of a server.
@@ -436,6 +437,19 @@ impl Session {
     }
     // ANCHOR_END: send
 
+    /// Queues a message shared with other sessions (a broadcast), like
+    /// [`Session::send`]; a refusal gives back a copy of its payload.
+    pub fn send_shared(&mut self, message: Arc<SharedMessage>) -> Result<(), SendError> {
+        if self.closed.is_some() {
+            return Err(SendError::Closed(message.payload().clone()));
+        }
+        if self.queue.len() >= self.config.max_queue {
+            return Err(SendError::Full(message.payload().clone()));
+        }
+        self.queue.push_back(Packet::Shared(message));
+        Ok(())
+    }
+
     /// Closes the session from the server side. With
     /// [`CloseReason::ForcedClose`] or [`CloseReason::ServerShuttingDown`]
     /// what is queued is still delivered, then a close packet (a poll has
@@ -497,6 +511,13 @@ impl Session {
         let mut size = 0;
         let mut packets = Vec::new();
         while let Some(next) = self.queue.front() {
+            // The close packet goes in a poll of its own, as Node's does:
+            // a client handles the messages before it sees the close
+            // (socket.io-client handles a packet on the next tick, so a
+            // DISCONNECT in the same payload as the close would lose).
+            if !packets.is_empty() && *next == Packet::Close {
+                break;
+            }
             let len = packet::polling_len(next) + usize::from(!packets.is_empty());
             if !packets.is_empty() && size + len > self.config.max_payload {
                 break;
@@ -649,6 +670,8 @@ impl Session {
                 }
             }
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
+            // Never decoded from the wire; taken as the message it holds.
+            Packet::Shared(m) => self.events.push_back(Event::Message(m.payload().clone())),
             Packet::Close => self.shut(now, CloseReason::TransportClose),
             // v4 clients do not ping (the server does); an open, a stray
             // upgrade or a noop means nothing here.
@@ -685,7 +708,8 @@ impl Session {
 
     /// A frame from WebSocket `token` (the probe or the session's own).
     pub fn on_ws_frame(&mut self, token: WsToken, frame: WsFrame, now: Instant) {
-        if self.closed.is_some() {
+        // Once closed, only a kept upgrade probe is still listened to.
+        if self.closed.is_some() && !self.probe().is_some_and(|p| p.ws == token) {
             return;
         }
         let packet = match Packet::from_ws_frame(frame, self.config.max_payload) {
@@ -740,7 +764,9 @@ impl Session {
                         });
                     }
                     self.carrier = Carrier::WebSocket(token);
-                    self.events.push_back(Event::Upgraded);
+                    if self.closed.is_none() {
+                        self.events.push_back(Event::Upgraded);
+                    }
                 }
                 _ => self.abort_upgrade(1002),
             },
@@ -794,7 +820,11 @@ impl Session {
         self.next_ping = None;
         self.pong_deadline = None;
         self.post = None;
+        // A graceful close keeps an upgrade probe: a client that paused
+        // its polling for the upgrade gets the last packets on the new
+        // WebSocket, as Node's does (the probe closes once they are out).
         if let Carrier::Polling { probe, .. } = &mut self.carrier
+            && !reason.graceful()
             && let Some(p) = probe.take()
         {
             self.urgent.push_back(Transmit::CloseWebSocket {
@@ -853,6 +883,11 @@ impl Session {
             }
             Carrier::Polling { get, .. } => {
                 if self.queue.is_empty() {
+                    // Closed and all delivered: a kept probe closes now.
+                    if self.closed.is_some() && self.probe().is_some() {
+                        self.abort_upgrade(1000);
+                        return self.urgent.pop_front();
+                    }
                     return None;
                 }
                 let token = get.take()?;
@@ -883,6 +918,7 @@ impl Session {
             if self.linger.is_some_and(|at| at <= now) {
                 self.linger = None;
                 self.queue.clear();
+                self.abort_upgrade(1000);
             }
             return;
         }

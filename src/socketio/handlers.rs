@@ -83,6 +83,13 @@ impl Ctx {
         self.ack.is_some()
     }
 
+    /// Take the client's ack request out, to answer it later from another
+    /// thread (`SioHandle::ack`) after blocking work; `None` if the client
+    /// wants no answer or it was taken already.
+    pub fn take_ack(&mut self) -> Option<AckRequest> {
+        self.ack.take()
+    }
+
     /// Answer the client's callback (once; later calls do nothing).
     pub fn ack(&mut self, server: &mut Server, args: Vec<Value>) -> Result<(), SioError> {
         match self.ack.take() {

@@ -1,0 +1,94 @@
+//! Chapter 5: a Socket.IO v5 server over Engine.IO, on either driver.
+//! `/socket.io/` speaks Socket.IO; `/` serves a page. The application is
+//! in `sio_app.rs` (an `echo` event answered with an ack carrying the same
+//! arguments, binary included); `sio_interop.rs` adds the namespaces the
+//! interop tests drive (`/interop`, `/auth`).
+
+use clap::Parser;
+use netladder::cli::ServerArgs;
+use netladder::engineio::{AllowedOrigins, Cors, SessionConfig};
+use netladder::http::Response;
+use netladder::socketio::glue::engine_config;
+use netladder::socketio::{Config, Handlers, Server, SocketIo};
+use std::net::TcpListener;
+use std::time::Duration;
+
+mod sio_app;
+mod sio_interop;
+
+#[derive(Parser)]
+#[command(about = "Chapter 5: Socket.IO v5 server (echo with ack, rooms), with a page at /")]
+struct Args {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7005")]
+    addr: String,
+    /// How often the server pings, in milliseconds (`pingInterval`).
+    #[arg(long, default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// How long a pong may take, in milliseconds (`pingTimeout`).
+    #[arg(long, default_value_t = 20_000)]
+    ping_timeout_ms: u64,
+    /// The largest Engine.IO payload in bytes (`maxHttpBufferSize`): a POST
+    /// body, a WebSocket message.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_payload: usize,
+    /// An origin whose pages may call from another origin (CORS), like
+    /// `http://127.0.0.1:8000`; `*` for any. Repeat for several.
+    #[arg(long, value_name = "ORIGIN")]
+    cors_origin: Vec<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+const PAGE: &str = include_str!("sio_page.html");
+
+// ANCHOR: main
+fn main() -> std::io::Result<()> {
+    netladder::cli::init_logging();
+    let args = Args::parse();
+    let origins = if args.cors_origin.iter().any(|o| o == "*") {
+        AllowedOrigins::Any
+    } else if args.cors_origin.is_empty() {
+        AllowedOrigins::None
+    } else {
+        AllowedOrigins::List(args.cors_origin.clone())
+    };
+    let mut engine = engine_config();
+    engine.session = SessionConfig {
+        ping_interval: Duration::from_millis(args.ping_interval_ms),
+        ping_timeout: Duration::from_millis(args.ping_timeout_ms),
+        max_payload: args.max_payload,
+        ..SessionConfig::default()
+    };
+    engine.cors = Cors {
+        origins,
+        credentials: true,
+    };
+    let mut server = Server::new(Config::default());
+    sio_app::setup(&mut server);
+    sio_interop::setup(&mut server);
+    let io = SocketIo::start(engine, server, |handle| {
+        let mut handlers = Handlers::default();
+        sio_app::handlers(&mut handlers, handle);
+        sio_interop::handlers(&mut handlers, handle);
+        handlers
+    });
+    let factory = io.factory(|request| match request.path() {
+        "/" | "/index.html" => Response::new(200)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(PAGE),
+        _ => Response::new(404).text("not found: the page is at /, Socket.IO at /socket.io/\n"),
+    });
+    let listener = TcpListener::bind(&args.addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    let result = netladder::cli::serve(
+        args.server.driver,
+        args.server.max_conns,
+        &netladder::cli::http_refusal(),
+        listener,
+        factory,
+    );
+    io.shutdown();
+    result
+}
+// ANCHOR_END: main
