@@ -68,6 +68,9 @@ struct Args {
     /// by every receiver) at once.
     #[arg(long, default_value_t = 16)]
     window: usize,
+    /// With --protocol sio: the namespace the clients join.
+    #[arg(long, default_value = "/")]
+    namespace: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +135,7 @@ fn main() -> Result<(), String> {
         return sio::run(sio::SioArgs {
             addr,
             path,
+            namespace: args.namespace.clone(),
             mode: if args.idle {
                 sio::SioMode::Idle
             } else {

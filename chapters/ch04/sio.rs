@@ -49,6 +49,7 @@ pub enum SioMode {
 pub struct SioArgs {
     pub addr: SocketAddr,
     pub path: String,
+    pub namespace: String,
     pub mode: SioMode,
     pub connections: usize,
     pub size: usize,
@@ -89,6 +90,7 @@ enum Role {
 
 struct Conn {
     run: Arc<Run>,
+    nsp: String,
     role: Role,
     handshake: Option<ClientHandshake>,
     eio: Eio,
@@ -105,7 +107,14 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(run: Arc<Run>, role: Role, host: &str, path: &str, size: usize, id: usize) -> Conn {
+    fn new(
+        run: Arc<Run>,
+        role: Role,
+        host: &str,
+        (path, nsp): (&str, &str),
+        size: usize,
+        id: usize,
+    ) -> Conn {
         let target = format!("{path}?EIO=4&transport=websocket");
         let handshake = ClientHandshake::new(host, &target, &[], None).expect("a valid handshake");
         let eio = Eio::new(EioConfig {
@@ -118,10 +127,11 @@ impl Conn {
             seed: Some(id as u64 + 1),
             ..ClientConfig::default()
         });
-        let _ = sio.connect("/", None);
+        let _ = sio.connect(nsp, None);
         let seed = format!("{id:08x}");
         Conn {
             run,
+            nsp: nsp.to_owned(),
             role,
             handshake: Some(handshake),
             eio,
@@ -217,7 +227,7 @@ impl Conn {
                 Role::Receiver => {
                     let _ = self
                         .sio
-                        .emit_with_ack("/", "join", vec![ROOM.into()], None, now);
+                        .emit_with_ack(&self.nsp, "join", vec![ROOM.into()], None, now);
                 }
                 Role::Sender => {
                     self.establish();
@@ -296,9 +306,13 @@ impl Conn {
         let n = stamp.len().min(self.payload.len());
         self.payload.replace_range(..n, &stamp[..n]);
         self.sent_at = now;
-        let _ = self
-            .sio
-            .emit_with_ack("/", "echo", vec![self.payload.clone().into()], None, now);
+        let _ = self.sio.emit_with_ack(
+            &self.nsp,
+            "echo",
+            vec![self.payload.clone().into()],
+            None,
+            now,
+        );
     }
 
     fn send_broadcasts(&mut self, now: Instant) {
@@ -316,7 +330,7 @@ impl Conn {
                 Value::from(self.seq),
                 Value::from(self.payload.as_str()),
             ];
-            let _ = self.sio.emit("/", "broadcast", args);
+            let _ = self.sio.emit(&self.nsp, "broadcast", args);
         }
     }
 }
@@ -460,7 +474,14 @@ pub fn run(args: SioArgs) -> Result<(), String> {
             SioMode::Idle => Role::Idle,
             SioMode::Broadcast => Role::Receiver,
         };
-        let conn = Conn::new(Arc::clone(&run), role, &host, &args.path, args.size, id);
+        let conn = Conn::new(
+            Arc::clone(&run),
+            role,
+            &host,
+            (&args.path, &args.namespace),
+            args.size,
+            id,
+        );
         conns.push((args.addr, conn));
     }
     if args.mode == SioMode::Broadcast {
@@ -468,7 +489,7 @@ pub fn run(args: SioArgs) -> Result<(), String> {
             Arc::clone(&run),
             Role::Sender,
             &host,
-            &args.path,
+            (&args.path, &args.namespace),
             args.size,
             args.connections,
         );

@@ -14,6 +14,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 mod sio_app;
+mod sio_bench;
 mod sio_interop;
 
 #[derive(Parser)]
@@ -67,10 +68,12 @@ fn main() -> std::io::Result<()> {
     let mut server = Server::new(Config::default());
     sio_app::setup(&mut server);
     sio_interop::setup(&mut server);
+    sio_bench::setup(&mut server);
     let io = SocketIo::start(engine, server, |handle| {
         let mut handlers = Handlers::default();
         sio_app::handlers(&mut handlers, handle);
         sio_interop::handlers(&mut handlers, handle);
+        sio_bench::handlers(&mut handlers, handle);
         handlers
     });
     let factory = io.factory(|request| match request.path() {

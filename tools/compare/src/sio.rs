@@ -219,6 +219,9 @@ fn measure(
         "idle" => {
             cmd.arg("--idle");
         }
+        "broadcast" => {
+            cmd.args(["--sio-mode", "broadcast", "--namespace", "/bench"]);
+        }
         other => {
             cmd.args(["--sio-mode", other]);
         }

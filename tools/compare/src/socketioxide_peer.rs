@@ -1,5 +1,5 @@
 //! The socketioxide peer for `netladder-compare --socketio`: the bench
-//! events on the main namespace, as in tests/node/sio_server.mjs and
+//! events on `/` and `/bench`, as in tests/node/sio_server.mjs and
 //! ch05-sio-server: `echo` acked with its arguments, `join(room)` acked,
 //! `broadcast(room, ...args)` sent on to the others in the room. Prints
 //! `listening on ADDR`.
@@ -21,30 +21,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ping_interval(Duration::from_millis(ping))
         .ping_timeout(Duration::from_millis(20_000))
         .build_layer();
-    io.ns("/", async |socket: SocketRef| {
-        socket.on(
-            "echo",
-            async |Data(data): Data<serde_json::Value>, ack: AckSender| {
-                let _ = ack.send(&data);
-            },
-        );
-        socket.on(
-            "join",
-            async |socket: SocketRef, Data(room): Data<String>, ack: AckSender| {
-                socket.join(room);
-                let _ = ack.send("joined");
-            },
-        );
-        socket.on(
-            "broadcast",
-            async |socket: SocketRef, Data((room, seq, payload)): Data<(String, u64, String)>| {
-                let _ = socket.to(room).emit("broadcast", &(seq, payload)).await;
-            },
-        );
-    });
+    io.ns("/", on_connect);
+    io.ns("/bench", on_connect);
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+async fn on_connect(socket: SocketRef) {
+    socket.on(
+        "echo",
+        async |Data(data): Data<serde_json::Value>, ack: AckSender| {
+            let _ = ack.send(&data);
+        },
+    );
+    socket.on(
+        "join",
+        async |socket: SocketRef, Data(room): Data<String>, ack: AckSender| {
+            socket.join(room);
+            let _ = ack.send("joined");
+        },
+    );
+    socket.on(
+        "broadcast",
+        async |socket: SocketRef, Data((room, seq, payload)): Data<(String, u64, String)>| {
+            let _ = socket.to(room).emit("broadcast", &(seq, payload)).await;
+        },
+    );
 }
