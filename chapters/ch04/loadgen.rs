@@ -6,6 +6,7 @@
 //! `--idle` opens the connections, makes one round trip on each, and holds
 //! them, to measure what an idle connection costs the server.
 
+mod sio;
 mod stats;
 mod workload;
 
@@ -60,6 +61,16 @@ struct Args {
     /// instead of asking for no_context_takeover.
     #[arg(long)]
     deflate_takeover: bool,
+    /// With --protocol sio: what to measure (--idle means idle too).
+    #[arg(long, value_enum, default_value_t = sio::SioMode::Echo)]
+    sio_mode: sio::SioMode,
+    /// With --sio-mode broadcast: broadcasts in flight (not yet received
+    /// by every receiver) at once.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+    /// With --protocol sio: the namespace the clients join.
+    #[arg(long, default_value = "/")]
+    namespace: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +79,9 @@ enum Wire {
     Tcp,
     /// Binary WebSocket messages, against a WebSocket echo server (chapter 3).
     Ws,
+    /// Socket.IO over a WebSocket, against a server with the bench events
+    /// (`echo`, `join`, `broadcast`: chapter 5b); see --sio-mode.
+    Sio,
 }
 
 /// Either transport, so one client type serves both.
@@ -112,6 +126,29 @@ fn main() -> Result<(), String> {
     }
     let duration = Duration::try_from_secs_f64(args.duration)
         .map_err(|_| "--duration must be a number of seconds")?;
+    if let Wire::Sio = args.protocol {
+        let path = if args.path == "/echo" {
+            "/socket.io/".to_owned()
+        } else {
+            args.path.clone()
+        };
+        return sio::run(sio::SioArgs {
+            addr,
+            path,
+            namespace: args.namespace.clone(),
+            mode: if args.idle {
+                sio::SioMode::Idle
+            } else {
+                args.sio_mode
+            },
+            connections: args.connections,
+            size: args.size,
+            duration,
+            window: args.window,
+            server_pid: args.server_pid,
+            json: args.json,
+        });
+    }
     let before = args.server_pid.and_then(ProcSample::read);
     let started = Instant::now();
     let run = Run::new(started + duration, args.messages.unwrap_or(u64::MAX));
@@ -131,6 +168,7 @@ fn main() -> Result<(), String> {
     for id in 0..args.connections {
         let transport = match args.protocol {
             Wire::Tcp => AnyTransport::Tcp(RawTcp { size: args.size }),
+            Wire::Sio => unreachable!("handled above"),
             Wire::Ws => {
                 let mask = (id as u32).wrapping_mul(2_654_435_761).to_le_bytes();
                 AnyTransport::Ws(Box::new(WebSocket::new(
@@ -183,6 +221,7 @@ fn main() -> Result<(), String> {
         protocol: match args.protocol {
             Wire::Tcp => "tcp",
             Wire::Ws => "ws",
+            Wire::Sio => "sio",
         },
         idle: args.idle,
         connections: args.connections,

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 mod sio_app;
 mod sio_cluster;
+mod sio_bench;
 mod sio_interop;
 
 #[derive(Parser)]
@@ -86,6 +87,7 @@ fn main() -> std::io::Result<()> {
         None => None,
     };
     let clustered = args.redis.is_some();
+    sio_bench::setup(&mut server);
     let io = SocketIo::start(engine, server, |handle| {
         let mut handlers = Handlers::default();
         sio_app::handlers(&mut handlers, handle);
@@ -93,6 +95,7 @@ fn main() -> std::io::Result<()> {
         if clustered {
             sio_cluster::handlers(&mut handlers, handle);
         }
+        sio_bench::handlers(&mut handlers, handle);
         handlers
     });
     let _ = cluster_handle.set(io.handle());

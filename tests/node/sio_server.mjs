@@ -4,7 +4,7 @@
 //
 //   node sio_server.mjs [--port N] [--recovery] [--ping-interval MS] [--ping-timeout MS]
 //
-// Namespace "/" (and "/chat"):
+// Namespace "/" (and "/chat", "/bench"):
 //   echo(...args, ack)        acks with the same arguments (binary included)
 //   join(room, ack)           joins room, acks "joined"
 //   broadcast(room, ...args)  socket.to(room).emit("broadcast", ...args)
@@ -67,6 +67,8 @@ io.on("connection", (socket) => {
   handlers(socket);
 });
 io.of("/chat").on("connection", (socket) => handlers(socket));
+// The bench namespace, as in ch05-sio-server and the socketioxide peer.
+io.of("/bench").on("connection", (socket) => handlers(socket));
 io.of("/auth").use((socket, next) => {
   if (socket.handshake.auth && socket.handshake.auth.token === "good") return next();
   const err = new Error("not authorized");

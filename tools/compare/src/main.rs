@@ -15,6 +15,7 @@
 
 mod plot;
 mod run;
+mod sio;
 
 use clap::Parser;
 use run::{Row, Server};
@@ -50,6 +51,19 @@ struct Args {
     /// run.txt (an earlier run's output).
     #[arg(long, value_name = "DIR")]
     replot: Option<PathBuf>,
+    /// Chapter 5b instead: Socket.IO on netladder (both drivers), Node
+    /// socket.io and socketioxide (echo with ack, room broadcast, idle).
+    #[arg(long)]
+    socketio: bool,
+    /// With --socketio: client counts for the echo-with-ack runs.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    sio_echo: Vec<usize>,
+    /// With --socketio: room sizes for the broadcast runs.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    sio_broadcast: Vec<usize>,
+    /// With --socketio: client counts for the idle runs.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    sio_idle: Vec<usize>,
 }
 
 fn main() -> Result<(), String> {
@@ -59,6 +73,18 @@ fn main() -> Result<(), String> {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::env::set_current_dir(&root).map_err(|e| e.to_string())?;
+    if args.socketio {
+        let plan = sio::SioPlan {
+            echo: args.sio_echo.clone(),
+            broadcast: args.sio_broadcast.clone(),
+            idle: args.sio_idle.clone(),
+            duration: args.duration,
+            reps: args.reps,
+            size: args.size,
+            out: args.out.clone(),
+        };
+        return sio::run(&plan, &machine(), &today());
+    }
     run::build()?;
     fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let mut servers = Server::core();
