@@ -201,6 +201,16 @@ try {
     if (!result.endsWith(': echo "text" [1,2,3,255] 42')) throw new Error("bundle echo: " + result);
     step(`official bundle (transports ${transports ? transports.join(",") : "default"}) from ${otherOrigin}: ${result}`);
   }
+  // The async-mode events answer from where they ran; bad requests are refused.
+  const slow = await page.evaluate(async (origin) => {
+    const socket = io(origin, { forceNew: true, transports: ["websocket"] });
+    const ask = (event, arg) => socket.timeout(5000).emitWithAck(event, arg);
+    const answers = [await ask("slow", { ms: 20 }), await ask("slow-offload", { ms: 20 }), await ask("slow-offload", { ms: 999999 })];
+    socket.disconnect();
+    return answers.map((a) => a.ok ? `${a.where} ${a.ms} ms` : "refused").join(", ");
+  }, `http://${addr}`);
+  if (slow !== "inline 20 ms, worker 20 ms, refused") throw new Error("slow events: " + slow);
+  step("slow events: " + slow);
   const chat = await page.evaluate((origin) => new Promise((resolve, reject) => {
     setTimeout(() => reject(new Error("timed out")), 10000);
     const one = io(origin + "/chat", { forceNew: true });
