@@ -1,8 +1,10 @@
 //! Chapter 5: a Socket.IO v5 server over Engine.IO, on either driver.
-//! `/socket.io/` speaks Socket.IO; `/` serves a page. The application is
+//! `/socket.io/` speaks Socket.IO; `/` serves the chat with rooms
+//! (`sio_chat.rs`, `sio_chat.html`), `/about` a page about the server. The application is
 //! in `sio_app.rs` (an `echo` event answered with an ack carrying the same
 //! arguments, binary included); `sio_interop.rs` adds the namespaces the
-//! interop tests drive (`/interop`, `/auth`).
+//! interop tests drive (`/interop`, `/auth`); `sio_slow.rs` the `slow` and
+//! `slow-offload` events of the async-mode lesson.
 
 use clap::Parser;
 use netladder::cli::ServerArgs;
@@ -17,7 +19,9 @@ use std::time::Duration;
 mod sio_app;
 mod sio_cluster;
 mod sio_bench;
+mod sio_chat;
 mod sio_interop;
+mod sio_slow;
 
 #[derive(Parser)]
 #[command(about = "Chapter 5: Socket.IO v5 server (echo with ack, rooms), with a page at /")]
@@ -49,6 +53,8 @@ struct Args {
 }
 
 const PAGE: &str = include_str!("sio_page.html");
+/// The chat (`sio_chat.rs`), with its hand-written client.
+const CHAT: &str = include_str!("sio_chat.html");
 
 // ANCHOR: main
 fn main() -> std::io::Result<()> {
@@ -88,6 +94,7 @@ fn main() -> std::io::Result<()> {
     };
     let clustered = args.redis.is_some();
     sio_bench::setup(&mut server);
+    server.namespace(sio_chat::NSP);
     let io = SocketIo::start(engine, server, |handle| {
         let mut handlers = Handlers::default();
         sio_app::handlers(&mut handlers, handle);
@@ -96,11 +103,16 @@ fn main() -> std::io::Result<()> {
             sio_cluster::handlers(&mut handlers, handle);
         }
         sio_bench::handlers(&mut handlers, handle);
+        sio_chat::register(&mut handlers);
+        sio_slow::register(&mut handlers, handle, sio_slow::Offload::new(4, 64));
         handlers
     });
     let _ = cluster_handle.set(io.handle());
     let factory = io.factory(|request| match request.path() {
         "/" | "/index.html" => Response::new(200)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(CHAT),
+        "/about" => Response::new(200)
             .header("Content-Type", "text/html; charset=utf-8")
             .body(PAGE),
         _ => Response::new(404).text("not found: the page is at /, Socket.IO at /socket.io/\n"),

@@ -21,6 +21,10 @@
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
+
+use netladder::socketio::{AckRequest, Handlers, Server, SioHandle, Value};
+use serde_json::json;
 
 /// The longest sleep a `slow` or `slow-offload` event may ask for, in ms.
 pub const MAX_MS: u64 = 2000;
@@ -85,6 +89,62 @@ pub fn slow_ms(arg: &serde_json::Value) -> Result<u64, String> {
         Some(ms) if (1..=MAX_MS).contains(&ms) => Ok(ms),
         _ => Err(format!("expected {{\"ms\": 1..={MAX_MS}}}")),
     }
+}
+
+fn answer(json: serde_json::Value) -> Vec<Value> {
+    vec![Value::from(json)]
+}
+
+// ANCHOR: handlers
+/// The two slow events on the main namespace; `pool` runs the offloaded
+/// ones and `handle` carries their answers back.
+pub fn register(handlers: &mut Handlers, handle: &SioHandle, pool: Offload) {
+    // Blocking inline: this thread holds the server while it sleeps, so
+    // nobody's events are handled until it returns.
+    handlers.on("/", "slow", |io, ctx| {
+        let ms = match slow_ms(&ctx.args.json(0)) {
+            Ok(ms) => ms,
+            Err(error) => {
+                let _ = ctx.ack(io, answer(json!({"ok": false, "error": error})));
+                return;
+            }
+        };
+        thread::sleep(Duration::from_millis(ms));
+        let _ = ctx.ack(io, answer(json!({"ok": true, "ms": ms, "where": "inline"})));
+    });
+    // Offloaded: take the ack out of the context, hand the work to the
+    // pool, return at once. The worker answers through the handle.
+    let handle = handle.clone();
+    handlers.on("/", "slow-offload", move |io, ctx| {
+        let ms = slow_ms(&ctx.args.json(0));
+        let Some(request) = ctx.take_ack() else {
+            return; // nobody waits for the answer: no work to do
+        };
+        let ms = match ms {
+            Ok(ms) => ms,
+            Err(error) => return refuse(io, request, error),
+        };
+        let copy = AckRequest {
+            socket: request.socket.clone(),
+            id: request.id,
+        };
+        let handle = handle.clone();
+        let queued = pool.run(move || {
+            thread::sleep(Duration::from_millis(ms));
+            let done = answer(json!({"ok": true, "ms": ms, "where": "worker"}));
+            if let Err(e) = handle.ack(request, done) {
+                tracing::debug!("slow-offload: answer not sent: {e}");
+            }
+        });
+        if queued.is_err() {
+            refuse(io, copy, "busy: the worker pool's queue is full".into());
+        }
+    });
+}
+// ANCHOR_END: handlers
+
+fn refuse(io: &mut Server, request: AckRequest, error: String) {
+    let _ = io.ack(request, answer(json!({"ok": false, "error": error})));
 }
 
 #[cfg(test)]

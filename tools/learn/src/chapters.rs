@@ -46,7 +46,12 @@ const CHAPTERS: &[Chapter] = &[
     Chapter {
         number: 5,
         title: "Engine.IO v4 + Socket.IO v5",
-        run: &[],
+        run: &[
+            "cargo run --bin ch05-sio-server",
+            "browser: http://127.0.0.1:7005/ in two tabs (the chat with rooms)",
+            "cargo run --release --bin ch05-sio-server -- --driver mio",
+            "cd tests/node && npm ci && node sio_stall.mjs http://127.0.0.1:7005",
+        ],
     },
     Chapter {
         number: 6,
