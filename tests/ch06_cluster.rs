@@ -437,3 +437,46 @@ fn a_redis_restart_is_survived_and_broadcasts_work_again() {
         "what was sent during the outage is gone"
     );
 }
+
+#[test]
+fn a_blocked_redis_does_not_stall_the_server() {
+    let Some(redis) = Redis::start() else { return };
+    let timeout = Duration::from_millis(500);
+    let (mut a, mut b) = (Node::new(&redis, timeout), Node::new(&redis, timeout));
+    let (a1, _) = a.client(&["r"]);
+    let (b1, _) = b.client(&["r"]);
+    ready(&redis, &[&a, &b]);
+    redis.pause();
+    // Everything the application does returns at once: the adapter only
+    // queues for its I/O threads, which are the ones stuck on Redis.
+    let started = Instant::now();
+    for i in 0..200i64 {
+        a.io.of("/").to("r").emit("tick", vec![i.into()]).unwrap();
+    }
+    a.io.of("/").fetch_all_sockets(Instant::now()).unwrap();
+    a.pump();
+    let spent = started.elapsed();
+    assert!(
+        spent < Duration::from_secs(1),
+        "the loop waited for Redis: {spent:?}"
+    );
+    assert_eq!(
+        a.got(a1, "2[\"tick\"").len(),
+        200,
+        "local clients are served"
+    );
+    // The request ends at its own deadline, Redis or not.
+    pump_until(&mut [&mut a, &mut b], "the request's deadline", |n| {
+        n[0].events
+            .iter()
+            .any(|e| matches!(e, Event::ClusterReply { .. }))
+    });
+    let (_, report) = a.take_reply().unwrap();
+    assert!(report.timed_out || report.error.is_some(), "{report:?}");
+    redis.resume();
+    // Once Redis answers again, broadcasts cross again.
+    pump_until(&mut [&mut a, &mut b], "a broadcast after the freeze", |n| {
+        n[0].io.of("/").to("r").emit("after", vec![]).unwrap();
+        !n[1].got(b1, "2[\"after\"").is_empty()
+    });
+}

@@ -11,6 +11,7 @@
 //! redis-server or the Node peers.
 
 #[path = "support/redis.rs"]
+#[allow(dead_code)] // the restart helpers serve tests/ch06_cluster.rs
 mod support;
 
 use std::io::{BufRead, BufReader};

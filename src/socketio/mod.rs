@@ -106,6 +106,9 @@
 //! | `sio.namespace_handler` / `Namespace` | `io.of("/admin")`, `io.of(/^\/team-\d+$/)` | [`Server::namespace`], [`Server::dynamic_namespace`] |
 //! | — | `io.volatile.emit(..)` | `io.of("/").volatile().emit(..)` |
 //! | — | `fetchSockets`, `socketsJoin`, `socketsLeave`, `disconnectSockets` | [`Operator::fetch_sockets`], [`Operator::sockets_join`], [`Operator::sockets_leave`], [`Operator::disconnect_sockets`] |
+//! | `sio.manager = RedisManager(url)` | `io.adapter(createAdapter(pub, sub))` | [`Server::set_adapter`]`(hub.factory())` with a [`redis::RedisHub`] |
+//! | — | `await io.fetchSockets()` across servers | [`Operator::fetch_all_sockets`] + [`Handlers::on_reply`] |
+//! | — | `io.serverSideEmit(..)` / `serverSideEmitWithAck` | [`Server::server_side_emit`] / [`Server::server_side_emit_with_ack`] + [`Handlers::on_server_side`] |
 // ANCHOR_END: mapping
 //!
 //! Compared with socketioxide: its handlers are async functions whose
