@@ -417,11 +417,12 @@ impl Front {
                 if flight.id != id {
                     return;
                 }
-                if flight.handshake && response.status == 200 {
-                    if let Some(sid) = sid_from_open_packet(&response.body) {
-                        info!("session {sid} lives on backend {}", flight.backend);
-                        self.balancer.table().learn(sid, flight.backend, ctx.now());
-                    }
+                if flight.handshake
+                    && response.status == 200
+                    && let Some(sid) = sid_from_open_packet(&response.body)
+                {
+                    info!("session {sid} lives on backend {}", flight.backend);
+                    self.balancer.table().learn(sid, flight.backend, ctx.now());
                 }
                 if let Some(sid) = &flight.sid
                     && response.status == 400
