@@ -11,7 +11,7 @@ use netladder::cli::ServerArgs;
 use netladder::engineio::{AllowedOrigins, Cors, SessionConfig};
 use netladder::http::Response;
 use netladder::socketio::glue::engine_config;
-use netladder::socketio::{Config, Handlers, Server, SocketIo};
+use netladder::socketio::{Config, Handlers, RecoveryConfig, Server, SocketIo};
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -48,6 +48,14 @@ struct Args {
     /// netladder's or Node's on `@socket.io/redis-adapter` (chapter 6).
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// Connection state recovery (Socket.IO 4.6+): how long, in
+    /// milliseconds, a dropped client's session and the packets it missed
+    /// are kept (Node's usual value: 120000); 0, the default, turns it off.
+    /// Off by default as in Node: with it on, every event the server sends
+    /// without an ack carries one more argument, its offset, which every
+    /// listener sees, and the server keeps what it sent for that long.
+    #[arg(long, default_value_t = 0)]
+    recovery_ms: u64,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -78,7 +86,14 @@ fn main() -> std::io::Result<()> {
         origins,
         credentials: true,
     };
-    let mut server = Server::new(Config::default());
+    let config = Config {
+        recovery: (args.recovery_ms > 0).then(|| RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(args.recovery_ms),
+            ..RecoveryConfig::default()
+        }),
+        ..Config::default()
+    };
+    let mut server = Server::new(config);
     sio_app::setup(&mut server);
     sio_interop::setup(&mut server);
     let cluster_handle = Arc::new(OnceLock::new());

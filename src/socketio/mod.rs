@@ -30,6 +30,9 @@
 //!   [`Server::handle_timeout`] (connect and ack timeouts).
 //! - [`handlers`]: callbacks on top of the event queue, the way Node and
 //!   python-socketio are written, with typed arguments through `serde`.
+//! - [`recovery`]: connection state recovery (Socket.IO 4.6+), off unless
+//!   [`Config::recovery`] is set: offsets on outgoing events, sessions kept
+//!   for a while after a transport drops, missed packets replayed.
 //!
 //! # The glue
 //!
