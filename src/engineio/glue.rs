@@ -47,6 +47,7 @@ use crate::http::{Limits, Request, Response, ServerConn, Version};
 use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnection, WsMessage};
 use crate::ws::deflate::{self, Deflate, DeflateConfig};
 use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
+use crate::ws::protocol::receive_messages;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -916,68 +917,58 @@ impl EioProtocol {
     }
 
     // ANCHOR: ws_bytes
-    /// WebSocket bytes: frames become packets for the session.
+    /// WebSocket bytes: frames become packets for the session, through
+    /// chapter 3's receive loop ([`receive_messages`]).
     fn ws_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         let Mode::WebSocket(ws) = &mut self.mode else {
             return 0;
         };
         let now = ctx.now();
-        let mut consumed = 0;
-        let mut failed = None;
+        let engine = &self.engine;
+        let (sid, token) = (&ws.sid, ws.token);
         let mut peer_closed = false;
+        let mut touched = false;
         let mut messages = std::mem::take(&mut ws.messages);
-        loop {
-            let result = ws.conn.receive(&input[consumed..], &mut messages);
-            let delivered = !messages.is_empty();
-            match result {
-                Ok(used) if delivered && consumed + used < input.len() => consumed += used,
-                Ok(used) => {
-                    consumed += used;
-                    break;
-                }
-                Err(err) => {
-                    tracing::debug!("{}: engine.io websocket failed: {err}", ctx.peer());
-                    failed = Some(err.code);
-                    consumed = input.len();
-                    break;
-                }
-            }
-            if !delivered {
-                break;
-            }
-        }
-        if !messages.is_empty() || failed.is_some() {
-            let mut shared = self.engine.inner.lock();
-            if let Ok(session) = shared.server.registry.get_mut(&ws.sid) {
-                for message in messages.drain(..) {
-                    match message {
-                        WsMessage::Text(text) => {
-                            session.on_ws_frame(ws.token, WsFrame::Text(text), now);
+        let (consumed, failed) =
+            receive_messages(&mut ws.conn, input, &mut messages, |_, batch| {
+                let mut shared = engine.inner.lock();
+                if let Ok(session) = shared.server.registry.get_mut(sid) {
+                    for message in batch.drain(..) {
+                        match message {
+                            WsMessage::Text(text) => {
+                                session.on_ws_frame(token, WsFrame::Text(text), now);
+                            }
+                            WsMessage::Binary(bytes) => {
+                                session.on_ws_frame(token, WsFrame::Binary(bytes), now);
+                            }
+                            WsMessage::Close(..) => peer_closed = true,
+                            WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                         }
-                        WsMessage::Binary(bytes) => {
-                            session.on_ws_frame(ws.token, WsFrame::Binary(bytes), now);
-                        }
-                        WsMessage::Close(..) => peer_closed = true,
-                        WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                     }
                 }
-                match failed {
+                shared.flush(sid, now);
+                touched = true;
+            });
+        ws.messages = messages;
+        if let Some(err) = &failed {
+            tracing::debug!("{}: engine.io websocket failed: {err}", ctx.peer());
+        }
+        if failed.is_some() || peer_closed {
+            let mut shared = engine.inner.lock();
+            if let Ok(session) = shared.server.registry.get_mut(sid) {
+                match failed.as_ref().map(|e| e.code) {
                     Some(1009) => session.close(
                         now,
                         CloseReason::TransportError(TransportFault::PayloadTooLarge),
                     ),
-                    Some(_) => session.ws_closed(ws.token, now),
-                    None if peer_closed => session.ws_closed(ws.token, now),
-                    None => {}
+                    _ => session.ws_closed(token, now),
                 }
             }
-            messages.clear();
-            shared.flush(&ws.sid, now);
-            drop(shared);
-            self.engine.inner.timer.notify_one();
+            shared.flush(sid, now);
         }
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            ws.messages = messages;
+        if touched || failed.is_some() || peer_closed {
+            // Deadlines may have moved (a pong, an upgrade, a close).
+            engine.inner.timer.notify_one();
         }
         consumed
     }

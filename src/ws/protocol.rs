@@ -7,7 +7,7 @@
 //! peer, which is all a chat broadcast needs (see [`super::broadcast`]).
 
 use super::close::code;
-use super::connection::{Config, Role, State, WsConnection, WsMessage, WsSendError};
+use super::connection::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
 use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,6 +134,40 @@ pub trait WsHandler: Send + 'static {
 }
 // ANCHOR_END: handler
 
+// ANCHOR: receive_loop
+/// Feeds `input` to `conn` and hands each batch of completed messages to
+/// `deliver` (which takes them out of the vector) as soon as it is read.
+/// The connection stops in front of a bad frame so that the messages before
+/// it are answered before the close frame it then queues: so go round once
+/// more after every batch. Returns the bytes consumed (all of them once the
+/// connection failed) and the error that failed it, if any.
+///
+/// [`WsProtocol`] and the Engine.IO glue's WebSocket transport both read
+/// frames through this one loop.
+pub fn receive_messages(
+    conn: &mut WsConnection,
+    input: &[u8],
+    messages: &mut Vec<WsMessage>,
+    mut deliver: impl FnMut(&mut WsConnection, &mut Vec<WsMessage>),
+) -> (usize, Option<ProtocolError>) {
+    let mut consumed = 0;
+    loop {
+        let result = conn.receive(&input[consumed..], messages);
+        let delivered = !messages.is_empty();
+        // Deliver what arrived before any error: it was valid.
+        if delivered {
+            deliver(conn, messages);
+            messages.clear();
+        }
+        match result {
+            Ok(used) if delivered && consumed + used < input.len() => consumed += used,
+            Ok(used) => return (consumed + used, None),
+            Err(err) => return (input.len(), Some(err)),
+        }
+    }
+}
+// ANCHOR_END: receive_loop
+
 /// A WebSocket connection after its handshake, as a driver [`Protocol`].
 pub struct WsProtocol<H> {
     conn: WsConnection,
@@ -241,36 +275,39 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
     }
 
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
-        let mut consumed = 0;
-        loop {
-            let mut messages = std::mem::take(&mut self.messages);
-            let result = self.conn.receive(&input[consumed..], &mut messages);
-            let delivered = !messages.is_empty();
-            // Deliver what arrived before any error: it was valid.
-            for message in messages.drain(..) {
-                match message {
-                    WsMessage::Close(code, reason) => self.report_close(code, &reason),
-                    message => {
-                        self.with_handler(ctx, |handler, ws| handler.on_message(message, ws))
+        let mut messages = std::mem::take(&mut self.messages);
+        let mut peer_close = None;
+        let (now, peer) = (ctx.now(), ctx.peer());
+        let (handler, mailbox, info) = (&mut self.handler, &self.mailbox, &self.info);
+        let (consumed, failed) =
+            receive_messages(&mut self.conn, input, &mut messages, |conn, batch| {
+                for message in batch.drain(..) {
+                    match message {
+                        // Nothing follows a close frame.
+                        WsMessage::Close(code, reason) => peer_close = Some((code, reason)),
+                        message => {
+                            let Some(mailbox) = mailbox else {
+                                continue;
+                            };
+                            let mut ws = WsContext {
+                                conn: &mut *conn,
+                                mailbox,
+                                info,
+                                now,
+                                peer,
+                            };
+                            handler.on_message(message, &mut ws);
+                        }
                     }
                 }
-            }
-            self.messages = messages;
-            match result {
-                // The connection may stop in front of a bad frame to let us
-                // answer the messages before it: go round once more.
-                Ok(used) if delivered && consumed + used < input.len() => consumed += used,
-                Ok(used) => {
-                    consumed += used;
-                    break;
-                }
-                Err(err) => {
-                    tracing::debug!("{}: websocket failed: {err}", ctx.peer());
-                    self.report_close(err.code, &err.reason);
-                    consumed = input.len();
-                    break;
-                }
-            }
+            });
+        self.messages = messages;
+        if let Some((code, reason)) = peer_close {
+            self.report_close(code, &reason);
+        }
+        if let Some(err) = failed {
+            tracing::debug!("{}: websocket failed: {err}", ctx.peer());
+            self.report_close(err.code, &err.reason);
         }
         self.finish(ctx);
         consumed
