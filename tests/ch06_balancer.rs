@@ -341,3 +341,58 @@ fn nodes_engine_io_client_works_through_the_balancer() {
         assert_eq!(stdout.matches("ok: ").count(), 3, "{stdout}");
     }
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_tunnel_client_that_never_reads_cannot_grow_the_balancers_memory() {
+    // Any WebSocket goes through the tunnel: chapter 3's echo server here.
+    let ws_server = Server::start(env!("CARGO_BIN_EXE_ch03-ws-server"), &["--driver", "mio"]);
+    for driver in DRIVERS {
+        let lb = Server::start(
+            BALANCER,
+            &["--driver", driver, "--backend", &ws_server.addr.to_string()],
+        );
+        let before = rss_kib(lb.pid());
+        let mut hog = TcpStream::connect(lb.addr).unwrap();
+        hog.write_all(
+            b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        hog.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Masked 64 KiB binary frames, sent for as long as anyone takes
+        // them, never reading a byte of the echoes.
+        let mut frame = vec![0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4];
+        frame.extend(std::iter::repeat_n(0u8, 64 * 1024));
+        let started = std::time::Instant::now();
+        let mut sent = 0usize;
+        while started.elapsed() < Duration::from_secs(8) && sent < 256 * 1024 * 1024 {
+            if hog.write_all(&frame).is_err() {
+                break;
+            }
+            sent += frame.len();
+        }
+        let after = rss_kib(lb.pid());
+        assert!(
+            after < before + 32 * 1024,
+            "{driver}: balancer RSS grew from {before} KiB to {after} KiB after {sent} bytes"
+        );
+        println!("{driver}: {sent} bytes sent; balancer RSS {before} KiB -> {after} KiB");
+        drop(hog);
+        // Others are still served through it.
+        let ws = Command::new(env!("CARGO_BIN_EXE_ch03-ws-client"))
+            .args([&format!("ws://{}/echo", lb.addr), "--message", "still here"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ws.stdout),
+            "still here\n",
+            "{driver}"
+        );
+    }
+}
