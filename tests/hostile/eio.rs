@@ -571,3 +571,29 @@ fn close_replied(stream: &mut TcpStream, code: u16) {
     let _ = stream.read_to_end(&mut rest);
     assert!(rest.is_empty(), "bytes after the close: {rest:?}");
 }
+
+#[test]
+fn a_bad_upgrade_probe_fails_the_upgrade_and_the_session_stays() {
+    eio_case("eio-bad-probe", |server| {
+        let (mut polling_conn, sid) = polling_session(server);
+        let upgrade = format!(
+            "GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        let mut probe = connect(server.addr());
+        probe.write_all(upgrade.as_bytes()).unwrap();
+        let (status, head, _) = read_response(&mut probe).unwrap();
+        assert_eq!(status, 101, "{head}");
+        // A second upgrade while one is under way: code 3.
+        let mut second = connect(server.addr());
+        second.write_all(upgrade.as_bytes()).unwrap();
+        let (status, _, body) = read_response(&mut second).unwrap();
+        assert_eq!((status, body), (400, error_body(3).into_bytes()));
+        // The probe must be `2probe`: anything else ends the attempt with
+        // 1002 and the session stays on polling, unharmed.
+        send(&mut probe, &frame(FIN | TEXT, b"2nonsense"));
+        close_replied(&mut probe, 1002);
+        echoes(&mut polling_conn, &sid, "4still polling");
+    });
+}

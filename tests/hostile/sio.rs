@@ -404,3 +404,19 @@ fn bad_json_closes_the_client() {
         }
     });
 }
+
+#[test]
+fn attachments_over_the_byte_cap_close_the_client() {
+    sio_case("sio-attachments-1mb", |server| {
+        // Two attachments of 600,000 bytes: each fits in Engine.IO's
+        // maxPayload, together they pass Socket.IO's 1,000,000.
+        let two = format!(r#"52-["up",{},{}]"#, placeholder(0), placeholder(1));
+        let mut big = vec![7u8; 600_001];
+        big[0] = 0; // the \0 that marks a binary message here
+        malformed(
+            server,
+            &[two.as_bytes(), &big, &big],
+            PacketError::AttachmentsTooLarge { max: 1_000_000 },
+        );
+    });
+}
