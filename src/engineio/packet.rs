@@ -495,6 +495,28 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_message_builds_each_wire_form_once_and_like_the_plain_one() {
+        let text = SharedMessage::new(Payload::Text("hi".into()));
+        let (frame, built) = text.ws_frame();
+        assert!(built);
+        // FIN + text opcode, unmasked length 3, then "4hi".
+        assert_eq!(&frame[..], b"\x81\x034hi");
+        let (again, built) = text.ws_frame();
+        assert!(!built);
+        assert!(Arc::ptr_eq(&frame, &again));
+        let shared = Packet::Shared(Arc::clone(&text));
+        assert_eq!(poll(&shared), poll(&Packet::text("hi")));
+        assert_eq!(polling_len(&shared), polling_len(&Packet::text("hi")));
+        assert_eq!(shared.to_ws_frame(), Packet::text("hi").to_ws_frame());
+        let bytes = SharedMessage::new(Payload::Binary(vec![1, 2, 3]));
+        assert_eq!(&bytes.ws_frame().0[..], b"\x82\x03\x01\x02\x03");
+        let shared = Packet::Shared(bytes);
+        assert_eq!(poll(&shared), b"bAQID");
+        assert_eq!(shared.to_ws_frame(), WsFrame::Binary(vec![1, 2, 3]));
+        assert_eq!(shared.kind(), PacketType::Message);
+    }
+
+    #[test]
     fn every_type_has_its_digit() {
         for (d, t) in (b'0'..=b'6').zip([
             PacketType::Open,

@@ -511,6 +511,13 @@ impl Session {
         let mut size = 0;
         let mut packets = Vec::new();
         while let Some(next) = self.queue.front() {
+            // The close packet goes in a poll of its own, as Node's does:
+            // a client handles the messages before it sees the close
+            // (socket.io-client handles a packet on the next tick, so a
+            // DISCONNECT in the same payload as the close would lose).
+            if !packets.is_empty() && *next == Packet::Close {
+                break;
+            }
             let len = packet::polling_len(next) + usize::from(!packets.is_empty());
             if !packets.is_empty() && size + len > self.config.max_payload {
                 break;
@@ -701,7 +708,8 @@ impl Session {
 
     /// A frame from WebSocket `token` (the probe or the session's own).
     pub fn on_ws_frame(&mut self, token: WsToken, frame: WsFrame, now: Instant) {
-        if self.closed.is_some() {
+        // Once closed, only a kept upgrade probe is still listened to.
+        if self.closed.is_some() && !self.probe().is_some_and(|p| p.ws == token) {
             return;
         }
         let packet = match Packet::from_ws_frame(frame, self.config.max_payload) {
@@ -756,7 +764,9 @@ impl Session {
                         });
                     }
                     self.carrier = Carrier::WebSocket(token);
-                    self.events.push_back(Event::Upgraded);
+                    if self.closed.is_none() {
+                        self.events.push_back(Event::Upgraded);
+                    }
                 }
                 _ => self.abort_upgrade(1002),
             },
@@ -810,7 +820,11 @@ impl Session {
         self.next_ping = None;
         self.pong_deadline = None;
         self.post = None;
+        // A graceful close keeps an upgrade probe: a client that paused
+        // its polling for the upgrade gets the last packets on the new
+        // WebSocket, as Node's does (the probe closes once they are out).
         if let Carrier::Polling { probe, .. } = &mut self.carrier
+            && !reason.graceful()
             && let Some(p) = probe.take()
         {
             self.urgent.push_back(Transmit::CloseWebSocket {
@@ -869,6 +883,11 @@ impl Session {
             }
             Carrier::Polling { get, .. } => {
                 if self.queue.is_empty() {
+                    // Closed and all delivered: a kept probe closes now.
+                    if self.closed.is_some() && self.probe().is_some() {
+                        self.abort_upgrade(1000);
+                        return self.urgent.pop_front();
+                    }
                     return None;
                 }
                 let token = get.take()?;
@@ -899,6 +918,7 @@ impl Session {
             if self.linger.is_some_and(|at| at <= now) {
                 self.linger = None;
                 self.queue.clear();
+                self.abort_upgrade(1000);
             }
             return;
         }

@@ -580,10 +580,10 @@ fn a_forced_close_on_polling_delivers_the_queue_then_a_close_packet() {
     s.close(now, CloseReason::ForcedClose);
     assert_eq!(events(&mut s), vec![Event::Close(CloseReason::ForcedClose)]);
     assert!(!s.is_finished(), "the last packets wait for a poll");
-    assert_eq!(
-        s.on_get(now),
-        Ok(GetOutcome::Respond(b"4last\x1e1".to_vec()))
-    );
+    assert_eq!(s.on_get(now), Ok(GetOutcome::Respond(b"4last".to_vec())));
+    // The close packet comes alone, in the next poll (as Node's does).
+    assert!(!s.is_finished());
+    assert_eq!(s.on_get(now), Ok(GetOutcome::Respond(b"1".to_vec())));
     assert!(s.is_finished());
     // Without a poll, the packets are dropped after pingTimeout.
     let mut s = open(now);
@@ -618,11 +618,16 @@ fn a_shutdown_on_websocket_flushes_then_closes_with_1001() {
 }
 
 #[test]
-fn closing_during_an_upgrade_closes_the_probe() {
+fn closing_during_an_upgrade_closes_the_probe_once_the_last_packets_are_out() {
     let now = Instant::now();
+    // The client keeps polling: the close packet goes on a poll, then the
+    // probe closes.
     let mut s = open(now);
     let ws = s.begin_upgrade(now).unwrap();
     s.close(now, CloseReason::ForcedClose);
+    assert_eq!(transmits(&mut s), vec![]);
+    assert_eq!(s.begin_upgrade(now), Err(ErrorCode::UnknownSid));
+    assert_eq!(s.on_get(now), Ok(GetOutcome::Respond(b"1".to_vec())));
     assert_eq!(
         transmits(&mut s),
         vec![Transmit::CloseWebSocket {
@@ -630,7 +635,43 @@ fn closing_during_an_upgrade_closes_the_probe() {
             code: 1000
         }]
     );
-    assert_eq!(s.begin_upgrade(now), Err(ErrorCode::UnknownSid));
+    assert!(s.is_finished());
+    // The client paused polling for the upgrade (as Node's client does
+    // after `3probe`): the last packets go on the new WebSocket.
+    let mut s = open(now);
+    s.send(text("last")).unwrap();
+    let ws = s.begin_upgrade(now).unwrap();
+    s.on_ws_frame(ws, WsFrame::Text("2probe".into()), now);
+    transmits(&mut s);
+    s.close(now, CloseReason::ForcedClose);
+    s.on_ws_frame(ws, WsFrame::Text("5".into()), now);
+    assert_eq!(
+        transmits(&mut s),
+        vec![
+            Transmit::Frames {
+                token: ws,
+                packets: vec![Packet::text("last"), Packet::Close]
+            },
+            Transmit::CloseWebSocket {
+                token: ws,
+                code: 1000
+            },
+        ]
+    );
+    assert!(s.is_finished());
+    // Nobody comes: after pingTimeout the probe closes anyway.
+    let mut s = open(now);
+    let ws = s.begin_upgrade(now).unwrap();
+    s.close(now, CloseReason::ForcedClose);
+    s.handle_timeout(now + ms(200));
+    assert_eq!(
+        transmits(&mut s),
+        vec![Transmit::CloseWebSocket {
+            token: ws,
+            code: 1000
+        }]
+    );
+    assert!(s.is_finished());
 }
 
 #[test]

@@ -365,6 +365,7 @@ fn on_event(state: &mut State, event: EioEvent, now: Instant) {
             state.next_client += 1;
             let client = ClientId(state.next_client);
             state.clients.insert(sid.clone(), client);
+            tracing::debug!("{}: socket.io client {} open", sid.as_str(), client.0);
             state.sids.insert(client, sid);
             state.server.on_open(client, Environ::default(), now);
         }
@@ -376,6 +377,11 @@ fn on_event(state: &mut State, event: EioEvent, now: Instant) {
         EioEvent::Upgraded(_) => {}
         EioEvent::Close(sid, reason) => {
             if let Some(client) = state.clients.remove(&sid) {
+                tracing::debug!(
+                    "{}: socket.io client {} closed ({reason})",
+                    sid.as_str(),
+                    client.0
+                );
                 state.sids.remove(&client);
                 state.server.on_close(client, reason.into(), now);
             }

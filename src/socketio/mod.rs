@@ -31,17 +31,22 @@
 //!   [`Config::recovery`] is set: offsets on outgoing events, sessions kept
 //!   for a while after a transport drops, missed packets replayed.
 //!
-//! # The glue (next)
+//! # The glue
 //!
-//! Per Engine.IO session the glue picks a [`ClientId`] and calls
-//! [`Server::on_open`] on `Event::Open`, [`Server::on_message`] on
-//! `Event::Message(payload)`, [`Server::on_close`] on `Event::Close(reason)`
-//! (the reason converts with `.into()`). After each call it drains
-//! [`Server::poll_transmit`]: a [`Transmit::Send`] becomes
-//! `Session::send(Payload::Text(text))` then one `Payload::Binary` per
-//! attachment; a [`Transmit::Close`] closes the session. For volatile
-//! packets the glue says who can take them ([`Server::set_writable`]) or
-//! drops them late ([`Transmit::drop_for`] with `Ctx::unsent()`).
+//! [`glue`] runs a [`Server`] and its [`Handlers`] over an
+//! [`EngineIo`](crate::engineio::EngineIo), on either driver
+//! ([`SocketIo::start`], [`SocketIo::factory`]). Per Engine.IO session it
+//! picks a [`ClientId`] and calls [`Server::on_open`] on `Open`,
+//! [`Server::on_message`] on `Message(payload)`, [`Server::on_close`] on
+//! `Close(reason)` (the reason converts with `.into()`); a timer thread
+//! calls [`Server::handle_timeout`] at [`Server::poll_timeout`]. After each
+//! turn it runs the handlers and drains [`Server::poll_transmit`] into one
+//! [`EngineIo::send_batch`](crate::engineio::EngineIo::send_batch): a
+//! [`Transmit::Send`] becomes the text message then one binary message per
+//! attachment, shared ([`SharedMessage`](crate::engineio::SharedMessage))
+//! when the packet goes to several clients; a [`Transmit::Close`] closes the
+//! session. Volatile packets are dropped for a session with packets still
+//! waiting for its transport. Any other thread uses a [`SioHandle`].
 //!
 //! # The API, by example
 //!

@@ -1199,6 +1199,28 @@ impl Server {
         let (nsp, s) = self.find(socket).ok_or(SioError::NoSocket)?;
         let (nsp, client) = (nsp.to_owned(), s.client);
         if close {
+            // As Node's `client._disconnect()`: every socket of the client
+            // is told (`io server disconnect` on its side), then the
+            // connection closes.
+            let sockets: Vec<(String, SocketId)> = self
+                .clients
+                .get(&client)
+                .map(|c| {
+                    c.sockets
+                        .iter()
+                        .map(|(n, s)| (n.clone(), s.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (nsp, id) in sockets {
+                self.remove_socket(
+                    &nsp,
+                    &id,
+                    DisconnectReason::ServerNamespaceDisconnect,
+                    true,
+                    now,
+                );
+            }
             self.drop_client(client, DisconnectReason::ForcedServerClose, now);
             self.transmits.push_back(Transmit::Close {
                 client,

@@ -599,7 +599,13 @@ fn server_side_operations_on_a_selection() {
     assert_eq!(s.of("/").to("green").disconnect_sockets(false, now), 1);
     assert_eq!(drain(&mut s), [(B, "1".to_owned())]);
     assert_eq!(s.of("/").to("blue").disconnect_sockets(true, now), 1);
-    assert_eq!(drain(&mut s), [(C, "CLOSE ForcedServerClose".to_owned())]);
+    assert_eq!(
+        drain(&mut s),
+        [
+            (C, "1".to_owned()),
+            (C, "CLOSE ForcedServerClose".to_owned())
+        ]
+    );
     let reasons: Vec<DisconnectReason> = events(&mut s)
         .into_iter()
         .filter_map(|e| match e {
@@ -611,7 +617,7 @@ fn server_side_operations_on_a_selection() {
         reasons,
         [
             DisconnectReason::ServerNamespaceDisconnect,
-            DisconnectReason::ForcedServerClose
+            DisconnectReason::ServerNamespaceDisconnect
         ]
     );
     assert_eq!(s.of("/").sockets(), [a]);
