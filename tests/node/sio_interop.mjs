@@ -212,9 +212,9 @@ await run("reconnection after a server restart", async () => {
   expect("echo after reconnect", await s.timeout(5000).emitWithAck("echo", "again"), "again");
 });
 
-// Connection state recovery (socket.recovered) is added to this list by the
-// recovery work: a case here that drops the transport and checks
-// `socket.recovered === true` and the missed events.
+// Connection state recovery (socket.recovered) is checked by
+// sio_recovery.mjs, which scripts/sio-interop runs against a server started
+// with --recovery-ms.
 
 await stopServer();
 process.exit(failed ? 1 : 0);

@@ -1,5 +1,6 @@
 // Connection state recovery with the official socket.io-client (npm)
-// against ch05-sio-server started with --recovery-ms (recovery on).
+// against ch05-sio-server started with --recovery-ms (recovery on), from
+// scripts/sio-interop.
 // Usage: node sio_recovery.mjs http://127.0.0.1:PORT
 // For each transport setting: client A joins room "r" on /interop and gets
 // one broadcast (its first offset); its transport is then killed
