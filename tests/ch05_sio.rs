@@ -216,6 +216,7 @@ fn room_server(joined: mpsc::Sender<SocketId>) -> SocketIo {
             let args = ctx.args.0.clone();
             ctx.ack(io, args).unwrap();
         });
+        handlers.on("/", "boom", |_, _| panic!("a handler bug"));
         handlers
     })
 }
@@ -361,6 +362,31 @@ fn an_ack_awaited_from_another_thread_arrives_or_times_out() {
         *r.lock().unwrap() = Some(h2.with(|_| ()).is_err());
     });
     assert_eq!(*refused.lock().unwrap(), Some(true));
+    io.shutdown();
+    shutdown.shutdown();
+}
+
+#[test]
+fn a_panicking_handler_loses_its_event_not_the_server() {
+    let (joined_tx, joined) = mpsc::channel();
+    let io = room_server(joined_tx);
+    let (addr, shutdown) = serve(&io, "threads");
+    let mut c = Sio::connect(addr, Transports::WebSocketOnly);
+    c.join("/", None);
+    joined.recv_timeout(IO_TIMEOUT).unwrap();
+    c.send(&Packet::event("/", "boom", vec![], None));
+    c.send(&Packet::event(
+        "/",
+        "echo",
+        vec![Value::from("still here")],
+        Some(3),
+    ));
+    let ack = c.next();
+    assert_eq!((ack.kind, ack.id), (PacketType::Ack, Some(3)));
+    assert_eq!(
+        ack.data,
+        Some(Value::Array(vec![Value::from("still here")]))
+    );
     io.shutdown();
     shutdown.shutdown();
 }

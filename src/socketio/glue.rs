@@ -36,6 +36,7 @@ use crate::http::{Request, Response};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -158,13 +159,21 @@ impl Inner {
             server, handlers, ..
         } = state;
         loop {
-            handlers.dispatch(server, now);
+            // A handler that panics loses its own event, not the server:
+            // the rest are dispatched on the next round.
+            let dispatched = catch_unwind(AssertUnwindSafe(|| handlers.dispatch(server, now)));
+            if dispatched.is_err() {
+                tracing::error!("a Socket.IO handler panicked; its event is dropped");
+                continue;
+            }
             let deferred = self.take_deferred();
             if deferred.is_empty() {
                 break;
             }
             for work in deferred {
-                work(server, handlers, now);
+                if catch_unwind(AssertUnwindSafe(|| work(server, handlers, now))).is_err() {
+                    tracing::error!("deferred Socket.IO work panicked");
+                }
             }
         }
         let batch = outgoing(server, &state.sids);
