@@ -245,6 +245,15 @@ impl Recovery {
         }
     }
 
+    /// A restored session whose socket was refused after all (middleware
+    /// with `skip_middlewares` off): keep it as it was. Its place in the
+    /// expiry order is approximate; [`Recovery::restore`] checks the time.
+    pub fn put_back(&mut self, session: Session) {
+        self.session_order
+            .push_back((session.disconnected_at, session.pid.clone()));
+        self.sessions.insert(session.pid.clone(), session);
+    }
+
     // ANCHOR: restore
     /// A `CONNECT` to `nsp` brought `pid` and `offset`: the session and
     /// what it missed, or `None` for a new session. A restored session is

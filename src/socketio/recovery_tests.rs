@@ -419,6 +419,8 @@ fn a_restored_socket_skips_middleware_unless_told_not_to() {
             assert_eq!(json_of(&sent[0].1)["sid"], json!(sid.as_str()));
         } else {
             assert!(sent[0].1.starts_with('4'), "{sent:?}");
+            // Refused, but still restorable once the middleware agrees.
+            assert_eq!(s.recovery_retained().1, 1);
         }
     }
 }

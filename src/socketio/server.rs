@@ -893,6 +893,10 @@ impl Server {
             if ns.dynamic && ns.sockets.is_empty() {
                 self.namespaces.remove(&nsp);
             }
+            // Refused this time: the session stays restorable, as in Node.
+            if let (Some(r), Some(recovery)) = (restored, self.recovery.as_mut()) {
+                recovery.put_back(r.session);
+            }
             return refuse(self, error);
         }
         ns.adapter.add(&id, id.as_str());
