@@ -79,6 +79,10 @@ struct Run {
     /// Broadcast seq -> (sent at, receivers still to get it).
     fanout: Mutex<HashMap<u64, (Instant, usize)>>,
     sender: Mutex<Option<Mailbox<()>>>,
+    /// Echo: everyone waits, connected, until all are; then the last one
+    /// in wakes the rest, so that no handshake competes with the load.
+    expected: usize,
+    waiting: Mutex<Vec<Mailbox<()>>>,
 }
 
 enum Role {
@@ -104,6 +108,8 @@ struct Conn {
     /// The sender: next sequence number.
     seq: u64,
     done: bool,
+    mailbox: Option<Mailbox<()>>,
+    started: bool,
 }
 
 impl Conn {
@@ -144,6 +150,8 @@ impl Conn {
             latencies: Latencies::default(),
             seq: 0,
             done: false,
+            mailbox: None,
+            started: false,
         }
     }
 
@@ -223,7 +231,21 @@ impl Conn {
         let now = ctx.now();
         match event {
             ClientEvent::Connect { .. } => match self.role {
-                Role::Echo | Role::Idle => self.send_echo(now),
+                Role::Echo => {
+                    self.establish();
+                    let mut waiting = self.run.waiting.lock().unwrap();
+                    if self.run.established.load(Ordering::Relaxed) >= self.run.expected {
+                        for other in waiting.drain(..) {
+                            let _ = other.send(());
+                        }
+                        drop(waiting);
+                        self.started = true;
+                        self.send_echo(now);
+                    } else if let Some(mailbox) = self.mailbox.take() {
+                        waiting.push(mailbox);
+                    }
+                }
+                Role::Idle => self.send_echo(now),
                 Role::Receiver => {
                     let _ = self
                         .sio
@@ -339,8 +361,10 @@ impl Protocol for Conn {
     type Mail = ();
 
     fn on_open(&mut self, mailbox: Mailbox<()>, ctx: &mut Ctx) {
-        if matches!(self.role, Role::Sender) {
-            *self.run.sender.lock().unwrap() = Some(mailbox);
+        match self.role {
+            Role::Sender => *self.run.sender.lock().unwrap() = Some(mailbox),
+            Role::Echo => self.mailbox = Some(mailbox),
+            _ => {}
         }
         ctx.wake_at(self.run.deadline + GRACE);
         let request = self.handshake.as_ref().map(|h| h.request_bytes().to_vec());
@@ -411,6 +435,14 @@ impl Protocol for Conn {
 
     fn on_message(&mut self, _mail: (), ctx: &mut Ctx) {
         let now = ctx.now();
+        if matches!(self.role, Role::Echo) {
+            if !self.started && now < self.run.deadline {
+                self.started = true;
+                self.send_echo(now);
+                self.pump(ctx);
+            }
+            return;
+        }
         self.send_broadcasts(now);
         self.pump(ctx);
         if now >= self.run.deadline && matches!(self.role, Role::Sender) {
@@ -465,6 +497,8 @@ pub fn run(args: SioArgs) -> Result<(), String> {
         latencies: Mutex::new(Latencies::default()),
         fanout: Mutex::new(HashMap::new()),
         sender: Mutex::new(None),
+        expected: args.connections + usize::from(args.mode == SioMode::Broadcast),
+        waiting: Mutex::new(Vec::new()),
     });
     let host = args.addr.to_string();
     let mut conns = Vec::new();
@@ -500,7 +534,31 @@ pub fn run(args: SioArgs) -> Result<(), String> {
         max_unsent_total: 1 << 30,
         ..mio::Config::default()
     };
-    let event_loop = thread::spawn(move || mio::connect_all(conns, config));
+    // Connecting thousands at once overflows a server's listen backlog
+    // (Node's is 511): the kernel then retries the lost SYNs seconds
+    // later. So the clients come in batches of 100, 50 ms apart, each
+    // batch on a loop of its own.
+    let mut loops = Vec::new();
+    let mut batches = Vec::new();
+    while !conns.is_empty() {
+        let rest = conns.split_off(conns.len().min(100));
+        batches.push(std::mem::replace(&mut conns, rest));
+    }
+    let event_loop = thread::spawn(move || {
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i > 0 {
+                thread::sleep(Duration::from_millis(50));
+            }
+            let config = config.clone();
+            loops.push(thread::spawn(move || mio::connect_all(batch, config)));
+        }
+        for handle in loops {
+            handle
+                .join()
+                .map_err(|_| std::io::Error::other("a loop panicked"))??;
+        }
+        Ok::<(), std::io::Error>(())
+    });
     // Counting starts once everyone is connected (and, for broadcasts, joined).
     let expected = args.connections + usize::from(args.mode == SioMode::Broadcast);
     let mut measured_from = None;

@@ -205,8 +205,8 @@ fn measure(
     let running = start(server)?;
     // Time to connect them all (the loadgen counts from the moment the
     // last one is in), then the measured seconds: a busy machine connects
-    // slowly, so the allowance is generous (n/40 s).
-    let ramp = (n as f64 / 40.0).max(3.0);
+    // slowly, so the allowance is generous (n/100 s, at least 3).
+    let ramp = (n as f64 / 100.0).max(3.0);
     let duration = match mode {
         "idle" => ramp + 4.0,
         _ => ramp + plan.duration,
