@@ -372,3 +372,23 @@ fn a_request_other_than_broadcast_goes_out_without_flags_or_packet() {
     assert_eq!(back.opts.unwrap().flags, Flags::default());
     assert_eq!(back.uid.as_deref(), Some("abc123"));
 }
+
+/// Found by the `redis_messages` fuzz target: a number read from JSON came
+/// back one unit in the last place off (serde_json's default float parser
+/// is fast but not exact; Node's `JSON.parse` is), so a float another
+/// server sent in a response was not the float it meant. serde_json's
+/// `float_roundtrip` feature reads every float exactly.
+#[test]
+fn floats_read_from_json_are_exact() {
+    let float = -1.0215469462770167e-27_f64;
+    let response = Response {
+        request_id: "r".into(),
+        data: Some(Value::from(serde_json::json!(float))),
+        ..Response::default()
+    };
+    let bytes = response.encode();
+    let back = Response::decode(&bytes).unwrap();
+    assert_eq!(back, response, "{}", String::from_utf8_lossy(&bytes));
+    let read: serde_json::Value = serde_json::from_str("-1.0215469462770167e-27").unwrap();
+    assert_eq!(read.as_f64(), Some(float));
+}
