@@ -22,9 +22,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use netladder::socketio::Value;
 use netladder::socketio::redis::cluster::{BroadcastData, ClusterMessage, MayHoldBinary};
 use netladder::socketio::redis::{BroadcastMessage, Request, RequestType, Response};
-use netladder::socketio::Value;
 use std::fmt::Debug;
 
 /// Checks the round trip of `message`, whose encoding is `encode`.
