@@ -93,7 +93,11 @@ fuzz_target!(|data: &[u8]| {
                     opts.flags = Default::default();
                 }
                 let bytes = kept.encode();
-                assert_eq!(request.encode(), bytes, "flags or a packet went out as JSON");
+                assert_eq!(
+                    request.encode(),
+                    bytes,
+                    "flags or a packet went out as JSON"
+                );
                 let binary = any_binary(kept.data.iter().flatten());
                 round_trip(&kept, Request::encode, |b| Request::decode(b).ok(), !binary);
             }
@@ -131,7 +135,10 @@ fuzz_target!(|data: &[u8]| {
                 &message,
                 ClusterMessage::encode,
                 |b| ClusterMessage::decode(b).ok(),
-                !may_lose_binary(message.kind, message.data.as_ref().is_some_and(MayHoldBinary::has_binary)),
+                !may_lose_binary(
+                    message.kind,
+                    message.data.as_ref().is_some_and(MayHoldBinary::has_binary),
+                ),
             );
         }
         _ => {
@@ -142,7 +149,10 @@ fuzz_target!(|data: &[u8]| {
                 &message,
                 ClusterMessage::encode,
                 |b| ClusterMessage::decode(b).ok(),
-                !may_lose_binary(message.kind, message.data.as_ref().is_some_and(Value::has_binary)),
+                !may_lose_binary(
+                    message.kind,
+                    message.data.as_ref().is_some_and(Value::has_binary),
+                ),
             );
         }
     }
