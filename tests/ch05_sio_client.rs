@@ -247,9 +247,12 @@ fn namespaces_share_one_session() {
     );
     // A room broadcast from another client reaches us in /chat.
     io.call("join", vec!["r".into()], WAIT).unwrap();
+    // A WebSocket from the start: nobody pumps `other` after its emit, and
+    // a polling client in the middle of its upgrade would hold the packet.
     let mut other = ClientBuilder::new(&server.url())
         .unwrap()
         .namespace("/chat")
+        .transports(Transports::WebSocketOnly)
         .connect()
         .unwrap();
     other
@@ -472,6 +475,7 @@ fn the_cli_prints_json_lines() {
     std::thread::sleep(Duration::from_millis(300));
     let mut sender = ClientBuilder::new(&server.url())
         .unwrap()
+        .transports(Transports::WebSocketOnly)
         .connect()
         .unwrap();
     sender

@@ -22,6 +22,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! It has no thread of its own: it moves (sends queued packets, answers
+//! pings, finishes an upgrade) only inside its methods, so a program that
+//! emits and then does something else for a long time should call
+//! [`Client::next_event`] now and then. During an upgrade, packets wait in
+//! the queue until the switch to the WebSocket, which needs that pumping.
+//!
 //! [`client::Client`]: super::client::Client
 
 use super::client::{Client as SansIo, ClientConfig, ClientError, ClientEvent, Output};

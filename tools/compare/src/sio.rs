@@ -390,6 +390,7 @@ const COLORS: [RGBColor; 4] = [
 ];
 
 /// Grouped bars: one group per client count, one bar per server.
+#[allow(clippy::too_many_arguments)]
 fn bars(
     rows: &[Row],
     names: &[&'static str],
