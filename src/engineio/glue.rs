@@ -36,6 +36,7 @@
 use super::compress::HttpCompression;
 use super::cors::Cors;
 use super::handshake::{Query, Sid};
+use super::handshake_request::HandshakeRequest;
 use super::packet::{Packet, Payload, SharedMessage, WsFrame};
 use super::server::{AllowRequest, RequestView, Route, Server};
 use super::session::{
@@ -53,7 +54,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// An Engine.IO server's settings.
 #[derive(Clone)]
@@ -107,8 +108,9 @@ impl std::fmt::Debug for EngineIoConfig {
 /// What the application hears, in order for each session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EioEvent {
-    /// A new session.
-    Open(Sid),
+    /// A new session, with the request that opened it (for a
+    /// WebSocket-only session, its upgrade request).
+    Open(Sid, Arc<HandshakeRequest>),
     /// A message from the client.
     Message(Sid, Payload),
     /// The session moved to its WebSocket.
@@ -252,7 +254,10 @@ impl Shared {
         }
         while let Some(event) = session.poll_event() {
             let event = match event {
-                Event::Open => EioEvent::Open(sid.clone()),
+                Event::Open => {
+                    let request = session.request().cloned().unwrap_or_default();
+                    EioEvent::Open(sid.clone(), request)
+                }
                 Event::Message(m) => EioEvent::Message(sid.clone(), m),
                 Event::Upgraded => EioEvent::Upgraded(sid.clone()),
                 Event::Close(reason) => EioEvent::Close(sid.clone(), reason),
@@ -267,9 +272,22 @@ impl Shared {
     }
     // ANCHOR_END: flush
 
-    /// Flushes the sessions opened since the last call.
-    fn flush_opened(&mut self, now: Instant) {
-        for sid in self.server.registry.take_opened() {
+    /// Flushes the sessions opened since the last call. Only the router
+    /// opens sessions, and every call follows a [`Server::route`] under the
+    /// same lock: so a session opened here was opened by `request` (from
+    /// `peer`), which it records before its open event goes out.
+    fn flush_opened(&mut self, now: Instant, request: &Request, peer: SocketAddr) {
+        let opened = self.server.registry.take_opened();
+        if !opened.is_empty() {
+            let info = HandshakeRequest::new(request, Some(peer), SystemTime::now());
+            let info = Arc::new(info);
+            for sid in &opened {
+                if let Ok(session) = self.server.registry.get_mut(sid) {
+                    session.set_request(Arc::clone(&info));
+                }
+            }
+        }
+        for sid in opened {
             self.flush(&sid, now);
         }
     }
@@ -639,7 +657,7 @@ impl EioProtocol {
         let sid = Query::parse(&request.target).sid.map(Sid::new);
         match route {
             Route::NotEngineIo => {
-                shared.flush_opened(now);
+                shared.flush_opened(now, &request, ctx.peer());
                 drop(shared);
                 let response = (self.pages)(&request);
                 self.respond(&response, ctx);
@@ -649,7 +667,7 @@ impl EioProtocol {
                     shared.flush(sid, now);
                 }
                 // A new polling session: its open event.
-                shared.flush_opened(now);
+                shared.flush_opened(now, &request, ctx.peer());
                 drop(shared);
                 engine.inner.timer.notify_one();
                 let response = if request.method == "GET" {
@@ -710,7 +728,7 @@ impl EioProtocol {
                 // Only now that its WebSocket is known: a new session's
                 // first transmit is the open packet.
                 shared.flush(&sid, now);
-                shared.flush_opened(now);
+                shared.flush_opened(now, &request, ctx.peer());
                 drop(shared);
                 engine.inner.timer.notify_one();
             }
