@@ -726,9 +726,10 @@ impl EioProtocol {
                     messages: Vec::new(),
                 }));
                 // Only now that its WebSocket is known: a new session's
-                // first transmit is the open packet.
-                shared.flush(&sid, now);
+                // first transmit is the open packet (and its open event
+                // carries this upgrade request).
                 shared.flush_opened(now, &request, ctx.peer());
+                shared.flush(&sid, now);
                 drop(shared);
                 engine.inner.timer.notify_one();
             }
