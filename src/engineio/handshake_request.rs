@@ -75,7 +75,7 @@ impl HandshakeRequest {
     }
 }
 
-fn first<'a>(pairs: &'a [(String, String)], is: impl Fn(&str) -> bool) -> Option<&'a str> {
+fn first(pairs: &[(String, String)], is: impl Fn(&str) -> bool) -> Option<&str> {
     pairs.iter().find(|(k, _)| is(k)).map(|(_, v)| v.as_str())
 }
 

@@ -393,6 +393,14 @@ impl Session {
         self.request.get_or_insert(request);
     }
 
+    /// The token of the session's WebSocket, once it is on one.
+    pub fn websocket(&self) -> Option<WsToken> {
+        match self.carrier {
+            Carrier::WebSocket(token) => Some(token),
+            _ => None,
+        }
+    }
+
     /// The request that opened the session, if recorded.
     pub fn request(&self) -> Option<&Arc<HandshakeRequest>> {
         self.request.as_ref()
