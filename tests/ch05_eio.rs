@@ -338,7 +338,7 @@ fn a_thousand_messages_sent_during_the_upgrade_arrive_once_in_order() {
         let (addr, shutdown) = serve(&engine, driver);
         let sender = engine.clone();
         let app = thread::spawn(move || {
-            let Ok(EioEvent::Open(sid)) = events.recv() else {
+            let Ok(EioEvent::Open(sid, _)) = events.recv() else {
                 panic!("no open event")
             };
             for i in 0..N {

@@ -88,7 +88,9 @@ fn main() -> std::io::Result<()> {
                         tracing::warn!("{}: echo not queued: {e:?}", sid.as_str());
                     }
                 }
-                EioEvent::Open(sid) => tracing::info!("{}: open", sid.as_str()),
+                EioEvent::Open(sid, request) => {
+                    tracing::info!("{}: open ({})", sid.as_str(), request.url)
+                }
                 EioEvent::Upgraded(sid) => tracing::info!("{}: upgraded", sid.as_str()),
                 EioEvent::Close(sid, reason) => {
                     tracing::info!("{}: closed ({})", sid.as_str(), reason.as_str());

@@ -36,6 +36,7 @@
 use super::compress::HttpCompression;
 use super::cors::Cors;
 use super::handshake::{Query, Sid};
+use super::handshake_request::HandshakeRequest;
 use super::packet::{Packet, Payload, SharedMessage, WsFrame};
 use super::server::{AllowRequest, RequestView, Route, Server};
 use super::session::{
@@ -50,10 +51,10 @@ use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgra
 use crate::ws::protocol::receive_messages;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// An Engine.IO server's settings.
 #[derive(Clone)]
@@ -107,8 +108,9 @@ impl std::fmt::Debug for EngineIoConfig {
 /// What the application hears, in order for each session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EioEvent {
-    /// A new session.
-    Open(Sid),
+    /// A new session, with the request that opened it (for a
+    /// WebSocket-only session, its upgrade request).
+    Open(Sid, Arc<HandshakeRequest>),
     /// A message from the client.
     Message(Sid, Payload),
     /// The session moved to its WebSocket.
@@ -137,8 +139,9 @@ pub enum Outgoing {
     /// sends its one prebuilt frame, without copying it.
     Shared(Arc<SharedMessage>),
     /// Messages that go together or not at all: dropped if the session
-    /// already has packets waiting for a transport (a `volatile` emit;
-    /// a WebSocket's backlog in the driver is not seen here).
+    /// already has packets waiting for a transport, or its WebSocket's
+    /// driver had bytes unwritten at the connection's last callback (a
+    /// `volatile` emit).
     Volatile(Vec<Arc<SharedMessage>>),
     /// Close the session once what is queued is delivered.
     Close,
@@ -156,6 +159,11 @@ enum Slot {
 struct Outbox {
     state: Mutex<OutboxState>,
     mailbox: Mailbox<EioMail>,
+    /// Bytes the driver had not yet written when the connection's last
+    /// callback began (`Ctx::unsent()`): a WebSocket whose peer reads
+    /// slowly has a backlog here that its session cannot see. Volatile
+    /// sends skip a connection with one.
+    backlog: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -193,6 +201,26 @@ impl Outbox {
         }
         state.transmits.push_back((sid.clone(), transmit));
         Ok(())
+    }
+
+    /// Records the driver's backlog at the start of a callback.
+    fn note_backlog(&self, ctx: &Ctx) {
+        self.backlog.store(ctx.unsent(), Ordering::Relaxed);
+    }
+
+    /// The backlog last recorded.
+    fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
+    }
+
+    /// Wakes the connection with nothing new, so that its next callback
+    /// records a fresh backlog (after a volatile send skipped it, there
+    /// may be no other reason for a callback soon).
+    fn poke(&self) {
+        let mut state = self.lock();
+        if !state.closed && !state.woken && self.mailbox.send(EioMail::Wake).is_ok() {
+            state.woken = true;
+        }
     }
 
     /// Everything queued.
@@ -252,7 +280,10 @@ impl Shared {
         }
         while let Some(event) = session.poll_event() {
             let event = match event {
-                Event::Open => EioEvent::Open(sid.clone()),
+                Event::Open => {
+                    let request = session.request().cloned().unwrap_or_default();
+                    EioEvent::Open(sid.clone(), request)
+                }
                 Event::Message(m) => EioEvent::Message(sid.clone(), m),
                 Event::Upgraded => EioEvent::Upgraded(sid.clone()),
                 Event::Close(reason) => EioEvent::Close(sid.clone(), reason),
@@ -267,9 +298,22 @@ impl Shared {
     }
     // ANCHOR_END: flush
 
-    /// Flushes the sessions opened since the last call.
-    fn flush_opened(&mut self, now: Instant) {
-        for sid in self.server.registry.take_opened() {
+    /// Flushes the sessions opened since the last call. Only the router
+    /// opens sessions, and every call follows a [`Server::route`] under the
+    /// same lock: so a session opened here was opened by `request` (from
+    /// `peer`), which it records before its open event goes out.
+    fn flush_opened(&mut self, now: Instant, request: &Request, peer: SocketAddr) {
+        let opened = self.server.registry.take_opened();
+        if !opened.is_empty() {
+            let info = HandshakeRequest::new(request, Some(peer), SystemTime::now());
+            let info = Arc::new(info);
+            for sid in &opened {
+                if let Ok(session) = self.server.registry.get_mut(sid) {
+                    session.set_request(Arc::clone(&info));
+                }
+            }
+        }
+        for sid in opened {
             self.flush(&sid, now);
         }
     }
@@ -344,22 +388,38 @@ impl EngineIo {
     /// were not queued: their session is gone or its queue is full, or a
     /// volatile one found packets waiting.
     pub fn send_batch(&self, items: impl IntoIterator<Item = (Sid, Outgoing)>) -> usize {
-        let mut shared = self.inner.lock();
+        let mut guard = self.inner.lock();
+        let shared = &mut *guard;
         let now = Instant::now();
         let mut refused = 0;
         let mut touched: Vec<Sid> = Vec::new();
         let mut closed = false;
+        let conns = &shared.conns;
         for (sid, item) in items {
             let Ok(session) = shared.server.registry.get_mut(&sid) else {
                 refused += usize::from(!matches!(item, Outgoing::Close));
                 continue;
             };
             let result = match item {
+                Outgoing::Volatile(_) if session.queued() == 0 => {
+                    // Packets may wait in the driver instead, behind a
+                    // WebSocket's slow reader.
+                    let outbox = session
+                        .websocket()
+                        .and_then(|token| conns.get(&(sid.clone(), Slot::Ws(token))));
+                    match (outbox, item) {
+                        (Some(outbox), _) if outbox.backlog() > 0 => {
+                            outbox.poke();
+                            Err(())
+                        }
+                        (_, Outgoing::Volatile(messages)) => messages
+                            .into_iter()
+                            .try_for_each(|m| session.send_shared(m).map_err(drop)),
+                        _ => unreachable!("matched as volatile"),
+                    }
+                }
                 Outgoing::Message(payload) => session.send(payload).map_err(drop),
                 Outgoing::Shared(message) => session.send_shared(message).map_err(drop),
-                Outgoing::Volatile(messages) if session.queued() == 0 => messages
-                    .into_iter()
-                    .try_for_each(|m| session.send_shared(m).map_err(drop)),
                 Outgoing::Volatile(_) => Err(()),
                 Outgoing::Close => {
                     session.close(now, CloseReason::ForcedClose);
@@ -377,7 +437,7 @@ impl EngineIo {
         for sid in touched {
             shared.flush(&sid, now);
         }
-        drop(shared);
+        drop(guard);
         if closed {
             self.inner.timer.notify_one();
         }
@@ -639,7 +699,7 @@ impl EioProtocol {
         let sid = Query::parse(&request.target).sid.map(Sid::new);
         match route {
             Route::NotEngineIo => {
-                shared.flush_opened(now);
+                shared.flush_opened(now, &request, ctx.peer());
                 drop(shared);
                 let response = (self.pages)(&request);
                 self.respond(&response, ctx);
@@ -649,7 +709,7 @@ impl EioProtocol {
                     shared.flush(sid, now);
                 }
                 // A new polling session: its open event.
-                shared.flush_opened(now);
+                shared.flush_opened(now, &request, ctx.peer());
                 drop(shared);
                 engine.inner.timer.notify_one();
                 let response = if request.method == "GET" {
@@ -708,15 +768,24 @@ impl EioProtocol {
                     messages: Vec::new(),
                 }));
                 // Only now that its WebSocket is known: a new session's
-                // first transmit is the open packet.
+                // first transmit is the open packet (and its open event
+                // carries this upgrade request).
+                shared.flush_opened(now, &request, ctx.peer());
                 shared.flush(&sid, now);
-                shared.flush_opened(now);
                 drop(shared);
                 engine.inner.timer.notify_one();
             }
         }
     }
     // ANCHOR_END: dispatch
+
+    /// Records, for volatile sends, what the driver still holds for the
+    /// peer as this callback begins.
+    fn note_backlog(&self, ctx: &Ctx) {
+        if let Some(outbox) = &self.outbox {
+            outbox.note_backlog(ctx);
+        }
+    }
 
     /// Takes what the outbox holds and acts on it.
     fn drain_outbox(&mut self, woken_mail: bool, ctx: &mut Ctx) {
@@ -1021,6 +1090,7 @@ impl Protocol for EioProtocol {
         self.outbox = Some(Arc::new(Outbox {
             state: Mutex::new(OutboxState::default()),
             mailbox,
+            backlog: AtomicUsize::new(0),
         }));
         if let Some(http) = self.http() {
             http.conn = ServerConn::new(http.conn.limits().clone(), ctx.now());
@@ -1029,6 +1099,7 @@ impl Protocol for EioProtocol {
     }
 
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
+        self.note_backlog(ctx);
         let used = match self.mode {
             Mode::Http(_) => self.http_bytes(input, ctx),
             Mode::WebSocket(_) => self.ws_bytes(input, ctx),
@@ -1052,6 +1123,7 @@ impl Protocol for EioProtocol {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx) {
+        self.note_backlog(ctx);
         let now = ctx.now();
         // Anything already on its way is the answer, not the timeout.
         self.drain_outbox(false, ctx);
@@ -1098,6 +1170,7 @@ impl Protocol for EioProtocol {
     }
 
     fn on_message(&mut self, message: EioMail, ctx: &mut Ctx) {
+        self.note_backlog(ctx);
         match message {
             EioMail::Wake => self.drain_outbox(true, ctx),
         }
@@ -1179,3 +1252,7 @@ impl Protocol for EioProtocol {
     }
     // ANCHOR_END: on_closed
 }
+
+#[cfg(test)]
+#[path = "glue_tests.rs"]
+mod tests;

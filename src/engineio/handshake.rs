@@ -138,7 +138,7 @@ impl Query {
 }
 
 /// `%XX` escapes and `+` decoded; invalid escapes kept as they are.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

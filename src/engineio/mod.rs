@@ -92,6 +92,7 @@ pub mod cors;
 pub mod error;
 pub mod glue;
 pub mod handshake;
+pub mod handshake_request;
 pub mod packet;
 pub mod registry;
 pub mod server;
@@ -102,6 +103,7 @@ pub use cors::{AllowedOrigins, Cors};
 pub use error::ErrorCode;
 pub use glue::{EioEvent, EioMail, EioProtocol, EngineIo, EngineIoConfig, Outgoing};
 pub use handshake::{EioRequest, Method, OpenInfo, Sid, Transport, classify};
+pub use handshake_request::HandshakeRequest;
 pub use packet::{
     Packet, PacketError, PacketType, Payload, PayloadDecoder, SharedMessage, WsFrame,
 };

@@ -10,6 +10,7 @@
 
 use super::error::{self, ErrorCode};
 use super::handshake::{OpenInfo, Sid, Transport};
+use super::handshake_request::HandshakeRequest;
 use super::packet::{self, Packet, PacketError, Payload, SharedMessage, WsFrame};
 use crate::http::Response;
 use std::collections::VecDeque;
@@ -298,6 +299,8 @@ pub struct Session {
     /// After a graceful close: when to stop waiting for a poll to carry the
     /// last packets.
     linger: Option<Instant>,
+    /// The request that opened the session, once the glue gives it.
+    request: Option<Arc<HandshakeRequest>>,
     /// The close code for the session's WebSocket when the session ends.
     close_ws_with: u16,
     /// The session's WebSocket is gone (nothing more can be sent on it).
@@ -349,6 +352,7 @@ impl Session {
             pong_deadline: None,
             closed: None,
             linger: None,
+            request: None,
             close_ws_with: 1000,
             ws_gone: false,
             ws_close_sent: false,
@@ -381,6 +385,25 @@ impl Session {
     /// The session's id.
     pub fn sid(&self) -> &Sid {
         &self.sid
+    }
+
+    /// Records the request that opened the session (the glue does, before
+    /// it announces [`Event::Open`]); a later call does not replace it.
+    pub fn set_request(&mut self, request: Arc<HandshakeRequest>) {
+        self.request.get_or_insert(request);
+    }
+
+    /// The token of the session's WebSocket, once it is on one.
+    pub fn websocket(&self) -> Option<WsToken> {
+        match self.carrier {
+            Carrier::WebSocket(token) => Some(token),
+            _ => None,
+        }
+    }
+
+    /// The request that opened the session, if recorded.
+    pub fn request(&self) -> Option<&Arc<HandshakeRequest>> {
+        self.request.as_ref()
     }
 
     /// The settings.

@@ -771,3 +771,20 @@ fn messages_from_another_thread_survive_the_upgrade_in_order() {
     let expected: Vec<Packet> = (0..1000).map(|i| Packet::text(i.to_string())).collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn the_opening_request_is_recorded_once() {
+    use crate::engineio::HandshakeRequest;
+    use std::sync::Arc;
+    let now = Instant::now();
+    let (mut s, _) = Session::open_polling(Sid::new("s"), SessionConfig::default(), now);
+    assert!(s.request().is_none());
+    let first = Arc::new(HandshakeRequest {
+        url: "/engine.io/?EIO=4&transport=polling&k=1".into(),
+        ..HandshakeRequest::default()
+    });
+    s.set_request(Arc::clone(&first));
+    s.set_request(Arc::new(HandshakeRequest::default()));
+    assert_eq!(s.request(), Some(&first));
+    assert_eq!(s.poll_event(), Some(Event::Open));
+}

@@ -370,13 +370,13 @@ fn run_events(inner: Weak<Inner>, events: Receiver<EioEvent>) {
 /// One Engine.IO event, for the server.
 fn on_event(state: &mut State, event: EioEvent, now: Instant) {
     match event {
-        EioEvent::Open(sid) => {
+        EioEvent::Open(sid, request) => {
             state.next_client += 1;
             let client = ClientId(state.next_client);
             state.clients.insert(sid.clone(), client);
             tracing::debug!("{}: socket.io client {} open", sid.as_str(), client.0);
             state.sids.insert(client, sid);
-            state.server.on_open(client, Environ::default(), now);
+            state.server.on_open(client, Environ::from(&*request), now);
         }
         EioEvent::Message(sid, message) => {
             if let Some(&client) = state.clients.get(&sid) {

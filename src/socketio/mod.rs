@@ -92,7 +92,7 @@
 //!
 //! | python-socketio | Node `socket.io` | here |
 //! |---|---|---|
-//! | `@sio.event def connect(sid, environ, auth)` | `io.use(mw)` + `io.on("connection")` | [`NamespaceConfig::middleware`] (`Connecting` has `auth`, `environ`, `data`) + [`Handlers::on_connect`] |
+//! | `@sio.event def connect(sid, environ, auth)` | `io.use(mw)` + `io.on("connection")` | [`NamespaceConfig::middleware`] (`Connecting` has `auth`, `environ`: the handshake's query, headers, address, url, time; `data`) + [`Handlers::on_connect`]; later [`Server::environ`] |
 //! | `raise ConnectionRefusedError(msg)` | `next(new Error(msg))` (+ `err.data`) | `Err(ConnectError::new(msg).with_data(..))` |
 //! | `@sio.on("ev") def f(sid, data)` | `socket.on("ev", (data, cb) => …)` | [`Handlers::on`]`("/", "ev", \|io, ctx\| …)`, `ctx.args.get::<T>(0)` |
 //! | return value of the handler | `cb(answer)` | `ctx.ack(io, args)` |

@@ -8,14 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::adapter::{Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId};
 use super::cluster::{Answers, ClusterRequest, Reply, ReplyTo, Report, RequestId, ServerSideAck};
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
 use super::recovery::{self, Recovery, RecoveryConfig, Session};
 use super::value::Value;
-use crate::engineio::Payload;
+use crate::engineio::{HandshakeRequest, Payload};
 
 /// The glue's name for one Engine.IO session (the core never sees the
 /// transport; the glue keeps the map from its sessions to these).
@@ -59,16 +59,67 @@ impl Default for Config {
     }
 }
 
+// ANCHOR: environ
 /// What the glue knows about a client when it opens: python-socketio's
-/// `environ`, Node's `socket.handshake`.
+/// `environ`, Node's `socket.handshake`. The glue fills it from the
+/// Engine.IO handshake request (for a WebSocket-only client, its upgrade
+/// request); see [`HandshakeRequest`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Environ {
-    /// The handshake request's query pairs.
+    /// The handshake request's query pairs, percent-decoded.
     pub query: Vec<(String, String)>,
-    /// The handshake request's headers.
+    /// The handshake request's headers, names in lower case.
     pub headers: Vec<(String, String)>,
-    /// The peer's address, as text.
+    /// The peer's IP address, as text (Node's `handshake.address`).
     pub address: Option<String>,
+    /// The handshake request's target (Node's `handshake.url`).
+    pub url: String,
+    /// When the handshake arrived (Node's `handshake.time`).
+    pub time: Option<SystemTime>,
+}
+// ANCHOR_END: environ
+
+impl Environ {
+    /// The first header field called `name` (any case), like
+    /// `environ.header("origin")`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter called `name` (exact case).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Milliseconds since the Unix epoch of [`Environ::time`] (Node's
+    /// `handshake.issued`), 0 when unknown.
+    pub fn issued_ms(&self) -> u64 {
+        self.time
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<&HandshakeRequest> for Environ {
+    fn from(request: &HandshakeRequest) -> Environ {
+        Environ {
+            query: request.query.clone(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            address: request.address.map(|a| a.ip().to_string()),
+            url: request.url.clone(),
+            time: Some(request.time),
+        }
+    }
 }
 
 // ANCHOR: connect_error
@@ -1286,6 +1337,16 @@ impl Server {
             .get_mut(socket)
             .expect("found")
             .data)
+    }
+
+    /// The handshake of a socket's connection (Node's
+    /// `socket.handshake`, python-socketio's `environ`).
+    pub fn environ(&self, socket: &SocketId) -> Result<&Environ, SioError> {
+        let (_, s) = self.find(socket).ok_or(SioError::NoSocket)?;
+        self.clients
+            .get(&s.client)
+            .map(|c| &c.environ)
+            .ok_or(SioError::NoSocket)
     }
 
     /// The namespace a socket is in.

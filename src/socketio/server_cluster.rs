@@ -333,6 +333,8 @@ pub(super) fn handshake(environ: Option<&Environ>, auth: &Value) -> serde_json::
     serde_json::json!({
         "headers": pairs(&e.headers),
         "address": e.address.as_deref().unwrap_or(""),
+        "url": e.url,
+        "issued": e.issued_ms(),
         "query": query,
         "auth": auth.to_json(),
     })

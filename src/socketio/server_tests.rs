@@ -955,3 +955,83 @@ fn another_adapter_sees_each_broadcast_once_encoded_and_each_server_side_operati
         ]
     );
 }
+
+#[test]
+fn middleware_reads_the_handshake_and_handlers_see_the_environ() {
+    use crate::engineio::HandshakeRequest;
+    use std::time::{Duration, SystemTime};
+    let mut s = Server::new(Config::default());
+    s.namespace("/").middleware(|c| {
+        let origin_ok = c.environ.header("Origin") == Some("http://good.example");
+        let token_ok = c.environ.query_param("token") == Some("s3cret")
+            || c.environ.header("x-token") == Some("s3cret");
+        if origin_ok && token_ok {
+            *c.data = json!({"url": c.environ.url});
+            Ok(())
+        } else {
+            Err(ConnectError::new("bad handshake"))
+        }
+    });
+    let time = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+    let request = |target: &str, headers: &[(&str, &str)]| HandshakeRequest {
+        url: target.to_owned(),
+        query: crate::engineio::handshake_request::query_pairs(target),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        address: Some("10.1.2.3:5555".parse().unwrap()),
+        time,
+    };
+    let now = t0();
+    // No token: refused.
+    let bare = request("/socket.io/?EIO=4", &[("origin", "http://good.example")]);
+    s.on_open(A, Environ::from(&bare), now);
+    s.on_message(A, text("0"), now);
+    assert_eq!(
+        drain(&mut s),
+        [(A, r#"4{"message":"bad handshake"}"#.to_owned())]
+    );
+    // A token but a foreign origin: refused.
+    let foreign = request(
+        "/socket.io/?EIO=4&token=s3cret",
+        &[("Origin", "http://evil.example")],
+    );
+    s.on_open(B, Environ::from(&foreign), now);
+    s.on_message(B, text("0"), now);
+    assert_eq!(
+        drain(&mut s),
+        [(B, r#"4{"message":"bad handshake"}"#.to_owned())]
+    );
+    // The token in a header (any case) and the right origin: accepted.
+    let good = request(
+        "/socket.io/?EIO=4&transport=websocket",
+        &[("Origin", "http://good.example"), ("X-Token", "s3cret")],
+    );
+    s.on_open(C, Environ::from(&good), now);
+    s.on_message(C, text("0"), now);
+    let sent = drain(&mut s);
+    assert!(sent[0].1.starts_with(r#"0{"sid":"#), "{sent:?}");
+    let Some(Event::Connect { socket, .. }) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        s.data(&socket).unwrap(),
+        &json!({"url": "/socket.io/?EIO=4&transport=websocket"})
+    );
+    let environ = s.environ(&socket).unwrap();
+    assert_eq!(environ.address.as_deref(), Some("10.1.2.3"));
+    assert_eq!(environ.header("origin"), Some("http://good.example"));
+    assert_eq!(environ.headers[1].0, "x-token", "names in lower case");
+    assert_eq!(environ.query_param("transport"), Some("websocket"));
+    assert_eq!(environ.time, Some(time));
+    assert_eq!(environ.issued_ms(), 1_700_000_000_123);
+    assert_eq!(s.environ(&SocketId::new("nobody")), Err(SioError::NoSocket));
+    // What fetchSockets carries: Node's handshake shape.
+    let hs = handshake(Some(environ), &Value::Null);
+    assert_eq!(hs["address"], "10.1.2.3");
+    assert_eq!(hs["url"], "/socket.io/?EIO=4&transport=websocket");
+    assert_eq!(hs["issued"], 1_700_000_000_123u64);
+    assert_eq!(hs["headers"]["x-token"], "s3cret");
+    assert_eq!(hs["query"]["transport"], "websocket");
+}

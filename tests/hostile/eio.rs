@@ -93,7 +93,7 @@ fn start_eio(driver: Driver, config: EngineIoConfig) -> EioServer {
                 EioEvent::Close(sid, reason) => {
                     let _ = closed.send((sid, reason));
                 }
-                EioEvent::Open(_) | EioEvent::Upgraded(_) => {}
+                EioEvent::Open(..) | EioEvent::Upgraded(_) => {}
             }
         }
     });
