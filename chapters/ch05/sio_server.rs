@@ -17,9 +17,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 mod sio_app;
-mod sio_cluster;
 mod sio_bench;
 mod sio_chat;
+mod sio_cluster;
 mod sio_interop;
 mod sio_slow;
 
