@@ -60,11 +60,13 @@ impl Drop for Cluster {
 impl Cluster {
     /// The first process that has exited, with how.
     fn exited(&mut self) -> Option<String> {
-        self.procs.iter_mut().find_map(|p| match p.child.try_wait() {
-            Ok(Some(status)) => Some(format!("{} exited ({status})", p.name)),
-            Ok(None) => None,
-            Err(e) => Some(format!("{}: {e}", p.name)),
-        })
+        self.procs
+            .iter_mut()
+            .find_map(|p| match p.child.try_wait() {
+                Ok(Some(status)) => Some(format!("{} exited ({status})", p.name)),
+                Ok(None) => None,
+                Err(e) => Some(format!("{}: {e}", p.name)),
+            })
     }
 }
 
@@ -131,7 +133,14 @@ fn start(args: &Args, cluster: &mut Cluster) -> Result<String, String> {
     let mut backends = Vec::new();
     for i in 1..=args.servers {
         let mut cmd = Command::new(dir.join("ch05-sio-server"));
-        cmd.args(["--addr", "127.0.0.1:0", "--redis", &redis, "--driver", driver]);
+        cmd.args([
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            &redis,
+            "--driver",
+            driver,
+        ]);
         let addr = spawn_listening(cluster, format!("server {i}"), cmd)?;
         println!("server {i}: http://{addr}/ (ch05-sio-server --redis {redis})");
         backends.push(addr);
@@ -150,7 +159,10 @@ fn start(args: &Args, cluster: &mut Cluster) -> Result<String, String> {
 /// The directory holding this binary and its siblings, which must be built.
 fn bin_dir() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("where am I? {e}"))?;
-    let dir = exe.parent().ok_or("where am I? no directory")?.to_path_buf();
+    let dir = exe
+        .parent()
+        .ok_or("where am I? no directory")?
+        .to_path_buf();
     for sibling in ["ch05-sio-server", "ch06-balancer"] {
         if !dir.join(sibling).is_file() {
             return Err(format!(
@@ -172,9 +184,11 @@ fn start_redis(cluster: &mut Cluster) -> Result<String, String> {
         .status()
         .is_err()
     {
-        return Err("redis-server is not installed: it comes with Debian's `redis-server` \
+        return Err(
+            "redis-server is not installed: it comes with Debian's `redis-server` \
                     package (sudo apt-get install redis-server)"
-            .into());
+                .into(),
+        );
     }
     for _ in 0..5 {
         let port = free_port()?;
@@ -228,7 +242,11 @@ fn ping(port: u16) -> bool {
 /// Spawns `cmd` (pushed on `cluster`), waits for its first line,
 /// `listening on ADDR`, and returns ADDR. Its later output is copied to
 /// ours, its log lines prefixed with `[name]`.
-fn spawn_listening(cluster: &mut Cluster, name: String, mut cmd: Command) -> Result<String, String> {
+fn spawn_listening(
+    cluster: &mut Cluster,
+    name: String,
+    mut cmd: Command,
+) -> Result<String, String> {
     let program = Path::new(cmd.get_program()).display().to_string();
     let mut child = cmd
         .stdout(Stdio::piped())
