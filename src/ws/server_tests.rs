@@ -250,6 +250,95 @@ fn a_slow_handshake_times_out_with_408() {
     assert_eq!(c.close_request(), Some(Close::AfterFlush));
 }
 
+/// The status a whole request gets (101 when upgraded), fed in one read.
+fn status_of(request: &[u8]) -> u16 {
+    let (mut server, now) = opened(Arc::new(ServerConfig::default()));
+    let mut c = ctx(now);
+    server.on_bytes(request, &mut c);
+    let sent = c.take_output().to_vec();
+    let line = sent.split(|&b| b == b'\r').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    line.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {line:?}"))
+}
+
+/// Pins which status each doubtful upgrade request gets, so that a change
+/// of the parser underneath shows up here as a deliberate edit.
+#[test]
+fn upgrade_statuses_are_pinned() {
+    let with = |from: &str, to: &str| REQUEST.replacen(from, to, 1).into_bytes();
+    let host = "Host: localhost\r\n";
+    let many: String = (0..70).map(|i| format!("X-{i}: y\r\n")).collect();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("the RFC's request", REQUEST.as_bytes().to_vec(), 101),
+        ("no Host", with(host, ""), 400),
+        ("an empty Host", with(host, "Host: \r\n"), 400),
+        ("two Hosts", with(host, "Host: a\r\nHost: b\r\n"), 101),
+        ("HTTP/1.0", with("HTTP/1.1", "HTTP/1.0"), 400),
+        ("HTTP/2.0", with("HTTP/1.1", "HTTP/2.0"), 400),
+        ("not HTTP", with("HTTP/1.1", "HTXP/1.1"), 400),
+        ("POST", with("GET", "POST"), 405),
+        (
+            "a bad header line",
+            with(host, "Host: a\r\nBad Header\r\n"),
+            400,
+        ),
+        ("70 headers", with(host, &format!("{host}{many}")), 431),
+        (
+            "Content-Length: 0",
+            with(host, "Host: a\r\nContent-Length: 0\r\n"),
+            101,
+        ),
+        (
+            "Content-Length: 5",
+            with(host, "Host: a\r\nContent-Length: 5\r\n"),
+            101,
+        ),
+        (
+            "Content-Length: x",
+            with(host, "Host: a\r\nContent-Length: x\r\n"),
+            101,
+        ),
+        (
+            "chunked",
+            with(host, "Host: a\r\nTransfer-Encoding: chunked\r\n"),
+            101,
+        ),
+        (
+            "Expect: 100-continue",
+            with(host, "Host: a\r\nExpect: 100-continue\r\n"),
+            101,
+        ),
+        (
+            "Expect: other",
+            with(host, "Host: a\r\nExpect: other\r\n"),
+            101,
+        ),
+        ("version 8", with("Version: 13", "Version: 8"), 426),
+        (
+            "two versions",
+            with("Version: 13", "Version: 13\r\nSec-WebSocket-Version: 13"),
+            400,
+        ),
+        (
+            "no key",
+            with("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""),
+            400,
+        ),
+        ("no Connection", with("Connection: Upgrade\r\n", ""), 400),
+        (
+            "an evil Origin",
+            with(host, "Host: a\r\nOrigin: https://evil.example\r\n"),
+            403,
+        ),
+    ];
+    for (name, request, status) in cases {
+        assert_eq!(status_of(&request), status, "{name}");
+    }
+}
+
 // ---- over real sockets -------------------------------------------------------
 
 mod loopback {
