@@ -95,7 +95,10 @@ fn main() {
     let hubs: Vec<RedisHub> = (0..3)
         .map(|_| RedisHub::start(RedisOptions::new(&redis.url()), Arc::new(|| {})).unwrap())
         .collect();
-    let mut servers: Vec<Server> = hubs.iter().map(|h| server_with_clients(Some(h), CLIENTS_PER_SERVER)).collect();
+    let mut servers: Vec<Server> = hubs
+        .iter()
+        .map(|h| server_with_clients(Some(h), CLIENTS_PER_SERVER))
+        .collect();
     redis.wait_for_servers(3);
     while !hubs.iter().all(RedisHub::is_ready) {
         std::thread::sleep(Duration::from_millis(10));
