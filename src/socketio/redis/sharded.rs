@@ -413,7 +413,13 @@ fn listen(
     seen: &AtomicU64,
     backoff: &mut Duration,
 ) -> ::redis::RedisResult<()> {
-    let mut con = connect(&node_url(master), shared.opts.io_timeout)?;
+    // RESP3: messages come as pushes, which redis-rs hands to the push
+    // channel on every read. (Its `recv_response` skips one reply after
+    // each read timeout, so the replies themselves are not for us to use.)
+    let url = format!("{}?protocol=resp3", node_url(master));
+    let mut con = connect(&url, shared.opts.io_timeout)?;
+    let (push_tx, pushes) = mpsc::channel();
+    con.set_push_sender(push_tx);
     con.set_read_timeout(Some(Duration::from_millis(100)))?;
     let mut current: HashMap<String, String> = HashMap::new();
     let mut subscribed_for = u64::MAX;
@@ -432,57 +438,56 @@ fn listen(
                 .keys()
                 .filter(|c| !wanted.contains_key(*c))
                 .collect();
-            // The confirmations come back as messages, skipped below.
-            if !add.is_empty() {
-                let mut cmd = ::redis::cmd("SSUBSCRIBE");
-                add.iter().for_each(|c| {
-                    cmd.arg(c.as_str());
-                });
-                con.send_packed_command(&cmd.get_packed_command())?;
-            }
-            if !remove.is_empty() {
-                let mut cmd = ::redis::cmd("SUNSUBSCRIBE");
-                remove.iter().for_each(|c| {
-                    cmd.arg(c.as_str());
-                });
-                con.send_packed_command(&cmd.get_packed_command())?;
+            // One command per channel: a sharded subscription names
+            // channels of one slot only (CROSSSLOT otherwise). The
+            // confirmations come back as messages, skipped below.
+            for (verb, list) in [("SSUBSCRIBE", add), ("SUNSUBSCRIBE", remove)] {
+                for c in list {
+                    let packed = ::redis::cmd(verb).arg(c.as_str()).get_packed_command();
+                    con.send_packed_command(&packed)?;
+                }
             }
             current = wanted;
             subscribed_for = generation;
             seen.store(generation, Ordering::SeqCst);
             *backoff = Duration::from_millis(50);
         }
-        let reply = match con.recv_response() {
-            Ok(v) => v,
-            Err(e) if e.is_timeout() => continue,
+        match con.recv_response() {
+            Ok(_) => {}
+            Err(e) if e.is_timeout() || interrupted(&e) => {}
+            // An error reply (a refused subscription): say so, go on.
+            Err(e) if !e.is_io_error() => {
+                tracing::warn!(error = %e, master, "Redis refused a sharded subscription");
+            }
             Err(e) => return Err(e),
-        };
-        if let Some((channel, payload)) = smessage(reply)
-            && let Some(nsp) = current.get(&channel)
-        {
-            shared.deliver(nsp, payload);
+        }
+        while let Ok(push) = pushes.try_recv() {
+            if let Some((channel, payload)) = smessage(push)
+                && let Some(nsp) = current.get(&channel)
+            {
+                shared.deliver(nsp, payload);
+            }
         }
     }
 }
 
-/// `["smessage", channel, payload]`, or `None` for anything else (the
+/// A read cut by a signal (the process was stopped and continued).
+fn interrupted(e: &::redis::RedisError) -> bool {
+    std::error::Error::source(e)
+        .and_then(|c| c.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
+}
+
+/// An `smessage` push: `(channel, payload)`; `None` for the others (the
 /// subscription confirmations).
-fn smessage(v: ::redis::Value) -> Option<(String, Vec<u8>)> {
+fn smessage(push: ::redis::PushInfo) -> Option<(String, Vec<u8>)> {
     use ::redis::Value as V;
-    let items = match v {
-        V::Array(items) => items,
-        V::Push { kind, data } if kind.to_string() == "smessage" => {
-            let mut all = vec![V::BulkString(b"smessage".to_vec())];
-            all.extend(data);
-            all
-        }
-        _ => return None,
-    };
-    let mut it = items.into_iter();
-    match (it.next(), it.next(), it.next()) {
-        (Some(V::BulkString(kind)), Some(V::BulkString(channel)), Some(V::BulkString(payload)))
-            if kind == b"smessage" =>
-        {
+    if push.kind != ::redis::PushKind::SMessage {
+        return None;
+    }
+    let mut it = push.data.into_iter();
+    match (it.next(), it.next()) {
+        (Some(V::BulkString(channel)), Some(V::BulkString(payload))) => {
             Some((String::from_utf8(channel).ok()?, payload))
         }
         _ => None,
@@ -670,7 +675,11 @@ impl ShardedAdapter {
                 tracing::warn!(nsp = self.nsp, "malformed broadcast; ignored");
                 return;
             };
-            let Some(data) = msg.data else { return };
+            let Some(mut data) = msg.data else { return };
+            // Node's sharded adapter leaves the packet's nsp out (its
+            // namespace is the message's): the "/" it would default to is
+            // wrong for any other namespace.
+            data.packet.nsp = self.nsp.clone();
             if data.request_id.is_some() {
                 tracing::debug!("a broadcast with acks: not supported in sharded mode yet");
                 return;
