@@ -281,6 +281,14 @@ fn server_side_operations_and_requests_cross_servers() {
     let (answers, report) = a.take_reply().unwrap();
     assert_eq!(answers, Answers::Acks(vec!["hi a".into()]));
     assert_eq!((report.answered, report.timed_out), (1, false));
+    // Without an ack: B hears it with nothing to answer.
+    a.io.server_side_emit("/", "note", vec![], Instant::now())
+        .unwrap();
+    pump_until(&mut [&mut a, &mut b], "server-side emit without ack", |n| {
+        n[1].events
+            .iter()
+            .any(|e| matches!(e, Event::ServerSideEmit { name, ack: None, .. } if name == "note"))
+    });
 
     // A broadcast with acks collects B's clients' answers.
     let gid =

@@ -225,6 +225,7 @@ impl Server {
         nsp: &str,
         name: &str,
         args: Vec<Value>,
+        now: Instant,
     ) -> Result<(), SioError> {
         check_name(name)?;
         let mut data = vec![Value::from(name)];
@@ -232,7 +233,7 @@ impl Server {
         let id = self.new_request();
         let ns = self.namespaces.get_mut(nsp).ok_or(SioError::NoNamespace)?;
         ns.adapter
-            .cluster_request(id, ClusterRequest::ServerSideEmit(data), Instant::now());
+            .cluster_request(id, ClusterRequest::ServerSideEmit(data), now);
         Ok(())
     }
 
