@@ -20,7 +20,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use netladder::socketio::redis::{RedisHub, RedisOptions};
+use netladder::socketio::redis::{RedisHub, RedisOptions, ShardedHub};
 use netladder::socketio::{Answers, Handlers, Server, SioHandle, Value};
 
 /// The namespace.
@@ -46,6 +46,26 @@ pub fn connect(
     Ok(hub)
 }
 // ANCHOR_END: redis
+
+// ANCHOR: redis_sharded
+/// The same on a Redis 7 Cluster's sharded pub/sub (`--redis-sharded`):
+/// `url` is any node of the cluster.
+pub fn connect_sharded(
+    server: &mut Server,
+    url: &str,
+    handle: Arc<OnceLock<SioHandle>>,
+) -> Result<ShardedHub, String> {
+    let wake = Arc::new(move || {
+        if let Some(h) = handle.get() {
+            let _ = h.with(|io| io.handle_remote(Instant::now()));
+        }
+    });
+    let hub = ShardedHub::start(RedisOptions::new(url), wake).map_err(|e| e.to_string())?;
+    server.set_adapter(hub.factory());
+    server.namespace(NSP);
+    Ok(hub)
+}
+// ANCHOR_END: redis_sharded
 
 fn text(v: &str) -> Value {
     Value::from(v)

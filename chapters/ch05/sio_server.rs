@@ -48,6 +48,11 @@ struct Args {
     /// netladder's or Node's on `@socket.io/redis-adapter` (chapter 6).
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// With `--redis`: the URL is any node of a Redis 7 Cluster, and the
+    /// servers share rooms over sharded pub/sub (SPUBLISH/SSUBSCRIBE), as
+    /// Node's `createShardedAdapter` does.
+    #[arg(long, requires = "redis")]
+    redis_sharded: bool,
     /// Connection state recovery (Socket.IO 4.6+): how long, in
     /// milliseconds, a dropped client's session and the packets it missed
     /// are kept (Node's usual value: 120000); 0, the default, turns it off.
@@ -97,7 +102,19 @@ fn main() -> std::io::Result<()> {
     sio_app::setup(&mut server);
     sio_interop::setup(&mut server);
     let cluster_handle = Arc::new(OnceLock::new());
-    let _hub = match &args.redis {
+    let _sharded = match args.redis.as_ref().filter(|_| args.redis_sharded) {
+        Some(url) => {
+            match sio_cluster::connect_sharded(&mut server, url, Arc::clone(&cluster_handle)) {
+                Ok(hub) => Some(hub),
+                Err(e) => {
+                    eprintln!("--redis {url} --redis-sharded: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        None => None,
+    };
+    let _hub = match args.redis.as_ref().filter(|_| !args.redis_sharded) {
         Some(url) => match sio_cluster::connect(&mut server, url, Arc::clone(&cluster_handle)) {
             Ok(hub) => Some(hub),
             Err(e) => {

@@ -20,6 +20,8 @@
 //!   that speaks all of the above with the other servers, and [`hub`]:
 //!   [`RedisHub`], its two I/O threads (subscriber and publisher) that
 //!   reach the event loop through mailboxes and a wake callback.
+//! - [`sharded`]: [`ShardedHub`] / [`ShardedAdapter`], the same on a Redis 7
+//!   Cluster's sharded pub/sub, as Node's `createShardedAdapter`.
 //! - [`client`]: [`Publisher`], a blocking redis-rs connection that
 //!   publishes them (for workers and the CLI, never an event loop).
 //! - `convert`: [`WirePacket`] from the server's [`Encoded`](crate::socketio::Encoded)
@@ -36,6 +38,7 @@ pub mod cluster;
 mod convert;
 pub mod emitter;
 pub mod hub;
+pub mod sharded;
 pub mod tracker;
 mod value_serde;
 pub mod wire;
@@ -48,6 +51,7 @@ pub use channels::{Channels, ShardedChannels};
 pub use client::Publisher;
 pub use emitter::{EMITTER_UID, EmitError, Emitter, Publish, PythonEmit};
 pub use hub::{RedisHub, RedisOptions, Wake};
+pub use sharded::{ShardedAdapter, ShardedHub};
 pub use tracker::{Finished, Tracker};
 pub use wire::{
     BroadcastMessage, Flags, RemoteSocket, Request, RequestType, Response, Selection, WireError,
