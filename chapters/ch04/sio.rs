@@ -61,6 +61,12 @@ pub struct SioArgs {
 
 const ROOM: &str = "bench";
 const GRACE: Duration = Duration::from_secs(10);
+/// A receiver whose `join` has no ack after this long sends it again
+/// (joining is idempotent). socketioxide 0.18 sends CONNECT and then spawns
+/// the connect handler that registers the events, so under load an event
+/// sent right after CONNECT can arrive before its handler exists and go
+/// unanswered; `join_retries` in the report counts these.
+const JOIN_RETRY: Duration = Duration::from_secs(2);
 
 /// What every connection shares.
 struct Run {
@@ -70,6 +76,8 @@ struct Run {
     window: usize,
     established: AtomicUsize,
     failed: AtomicUsize,
+    /// Broadcast: `join`s sent again after JOIN_RETRY without an ack.
+    join_retries: AtomicU64,
     /// Echo: acks verified. Broadcast: deliveries (one per receiver).
     messages: AtomicU64,
     /// Broadcasts sent / fully delivered.
@@ -110,6 +118,8 @@ struct Conn {
     done: bool,
     mailbox: Option<Mailbox<()>>,
     started: bool,
+    /// A receiver: when its last `join` went out, until it is acked.
+    join_sent: Option<Instant>,
 }
 
 impl Conn {
@@ -152,6 +162,7 @@ impl Conn {
             done: false,
             mailbox: None,
             started: false,
+            join_sent: None,
         }
     }
 
@@ -247,9 +258,8 @@ impl Conn {
                 }
                 Role::Idle => self.send_echo(now),
                 Role::Receiver => {
-                    let _ = self
-                        .sio
-                        .emit_with_ack(&self.nsp, "join", vec![ROOM.into()], None, now);
+                    self.send_join(now);
+                    ctx.wake_at(now + JOIN_RETRY);
                 }
                 Role::Sender => {
                     self.establish();
@@ -319,6 +329,13 @@ impl Conn {
             | ClientEvent::Reconnected { .. }
             | ClientEvent::ReconnectFailed => {}
         }
+    }
+
+    fn send_join(&mut self, now: Instant) {
+        self.join_sent = Some(now);
+        let _ = self
+            .sio
+            .emit_with_ack(&self.nsp, "join", vec![ROOM.into()], None, now);
     }
 
     fn send_echo(&mut self, now: Instant) {
@@ -453,6 +470,17 @@ impl Protocol for Conn {
 
     fn on_timer(&mut self, ctx: &mut Ctx) {
         let now = ctx.now();
+        if let (Role::Receiver, false, Some(sent)) = (&self.role, self.established, self.join_sent)
+            && now < self.run.deadline
+        {
+            if now >= sent + JOIN_RETRY {
+                self.run.join_retries.fetch_add(1, Ordering::Relaxed);
+                self.send_join(now);
+                self.pump(ctx);
+            }
+            ctx.wake_at(self.join_sent.unwrap_or(now) + JOIN_RETRY);
+            return;
+        }
         if now >= self.run.deadline + GRACE && !self.done && matches!(self.role, Role::Echo) {
             return self.fail("no ack before the grace time ran out", ctx);
         }
@@ -491,6 +519,7 @@ pub fn run(args: SioArgs) -> Result<(), String> {
         window: args.window.max(1),
         established: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
+        join_retries: AtomicU64::new(0),
         messages: AtomicU64::new(0),
         broadcasts: AtomicU64::new(0),
         complete: AtomicU64::new(0),
@@ -614,6 +643,7 @@ pub fn run(args: SioArgs) -> Result<(), String> {
         "connections": args.connections,
         "established": established,
         "failed": failed,
+        "join_retries": run.join_retries.load(Ordering::Relaxed),
         "message_bytes": args.size,
         "seconds": seconds,
         "msgs_per_sec": if args.mode == SioMode::Echo { rate(messages - base.0) } else { 0.0 },
