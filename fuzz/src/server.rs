@@ -31,7 +31,7 @@ pub fn config(selector: u8, subprotocols: Vec<String>) -> Arc<ServerConfig> {
         });
     }
     if selector & 2 == 2 {
-        config.max_head_size = 64 + usize::from(selector >> 2);
+        config.http_limits.max_head_bytes = 64 + usize::from(selector >> 2);
     }
     config.handshake = HandshakePolicy {
         subprotocols,

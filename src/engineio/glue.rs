@@ -44,10 +44,11 @@ use super::session::{
 };
 use crate::driver::{self, Ctx, Mailbox, Protocol};
 use crate::http::server::Outcome;
-use crate::http::{Limits, Request, Response, ServerConn, Version};
-use crate::ws::connection::{Config as WsConfig, Role, State as WsState, WsConnection, WsMessage};
-use crate::ws::deflate::{self, Deflate, DeflateConfig};
-use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, validate_upgrade};
+use crate::http::{Limits, Request, Response, ServerConn};
+use crate::ws::connection::{Config as WsConfig, State as WsState, WsConnection, WsMessage};
+use crate::ws::deflate::DeflateConfig;
+use crate::ws::handover::handover;
+use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, is_websocket_upgrade};
 use crate::ws::protocol::receive_messages;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -657,7 +658,7 @@ impl EioProtocol {
     fn dispatch(&mut self, request: Request, ctx: &mut Ctx) {
         let now = ctx.now();
         let header_list: Vec<(&str, &[u8])> = request.headers.iter().collect();
-        let upgrade = crate::ws::handshake::server::is_websocket_upgrade(&header_list);
+        let upgrade = is_websocket_upgrade(&header_list);
         let origin = request.headers.get_str("origin");
         let accept_encoding = accept_encoding(&request);
         let view = RequestView {
@@ -669,22 +670,26 @@ impl EioProtocol {
             body: &request.body,
         };
         let engine = self.engine.clone();
-        let accepted = if upgrade {
-            // The WebSocket handshake's own rules first (Origin is the
-            // Engine.IO veto's business, so any origin passes here).
+        let handover = if upgrade {
+            // The WebSocket handshake's own rules first, through the same
+            // handover as chapter 3's server (Origin is the Engine.IO
+            // veto's business, so any origin passes here).
             let policy = HandshakePolicy {
                 subprotocols: Vec::new(),
                 origin: OriginPolicy::Any,
             };
-            let minor = u8::from(request.version == Version::Http11);
-            match validate_upgrade(&request.method, minor, &header_list, &policy) {
-                Ok(mut accepted) => {
-                    // permessage-deflate, as chapter 3's server agrees it.
-                    let ours = engine.inner.config.ws_deflate.as_ref();
-                    accepted.deflate =
-                        ours.and_then(|ours| deflate::accept_offers(&header_list, ours));
-                    Some(accepted)
-                }
+            let max = engine.inner.config.session.max_payload;
+            let config = WsConfig {
+                // One more byte than a packet may have: the session
+                // names an oversized message itself.
+                max_message_size: max.saturating_add(1),
+                max_frame_size: max.saturating_add(1),
+                // permessage-deflate, as chapter 3's server agrees it.
+                deflate: engine.inner.config.ws_deflate.clone(),
+                ..WsConfig::default()
+            };
+            match handover((&request).into(), &policy, &config) {
+                Ok(handover) => Some(handover),
                 Err(rejection) => {
                     let response = Response::new(rejection.status).text(rejection.reason);
                     self.respond(&response.header("Connection", "close"), ctx);
@@ -743,23 +748,16 @@ impl EioProtocol {
                 if let Some(outbox) = self.outbox.clone() {
                     shared.conns.insert((sid.clone(), Slot::Ws(token)), outbox);
                 }
-                let ours = engine.inner.config.ws_deflate.clone();
-                let max = engine.inner.config.session.max_payload;
-                let config = WsConfig {
-                    // One more byte than a packet may have: the session
-                    // names an oversized message itself.
-                    max_message_size: max.saturating_add(1),
-                    max_frame_size: max.saturating_add(1),
-                    deflate: ours.clone(),
-                    ..WsConfig::default()
+                // The router answers `WebSocket` only to an upgrade request,
+                // which has its handover by now.
+                let Some(handover) = handover else {
+                    drop(shared);
+                    tracing::error!("a WebSocket route without an upgrade request");
+                    ctx.abort();
+                    return;
                 };
-                let mut conn = WsConnection::new(Role::Server, config);
-                if let Some(accepted) = accepted {
-                    accepted.write_response(ctx.send_buffer());
-                    if let (Some(params), Some(ours)) = (accepted.deflate, &ours) {
-                        conn.set_deflate(Deflate::new(Role::Server, params, ours));
-                    }
-                }
+                handover.accepted.write_response(ctx.send_buffer());
+                let conn = handover.connection;
                 self.mode = Mode::WebSocket(Box::new(WsSide {
                     sid: sid.clone(),
                     token,

@@ -235,6 +235,11 @@ impl WsConnection {
             .is_some_and(|d| d.holds_context() != (false, false))
     }
 
+    /// The limits and settings it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Our role.
     pub fn role(&self) -> Role {
         self.role

@@ -16,6 +16,7 @@
 //! | [`server`] | a server connection from its first byte: upgrade (or plain HTTP), then WebSocket |
 //! | [`broadcast`] | a registry of mailboxes, to send one message to many connections |
 //! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
+//! | [`handover`] | from a request parsed by chapter 2's HTTP layer to a server connection (both servers that accept WebSockets use it) |
 //! | [`extensions`] | the `Sec-WebSocket-Extensions` header's grammar |
 //! | [`deflate`] | compression (`permessage-deflate`, RFC 7692): negotiation and codec |
 //!
@@ -79,8 +80,8 @@
 //! | largest message (all fragments) | 16 MiB, then close 1009 | [`Config::max_message_size`] |
 //! | largest frame payload | 16 MiB, then close 1009 | [`Config::max_frame_size`] |
 //! | wait for the answer to our close | 5 s, then drop the TCP connection | [`Config::close_timeout`] |
-//! | time to send the request head | 10 s, then `408` | [`ServerConfig::handshake_timeout`] |
-//! | largest request head | 8 KiB (and 64 headers), then `431` | [`ServerConfig::max_head_size`] |
+//! | time to send the request head | 10 s, then `408` | [`ServerConfig::http_limits`] (chapter 2's [`crate::http::Limits`]) |
+//! | largest request head | 16 KiB (and 64 headers), then `431` | [`ServerConfig::http_limits`] |
 //! | origins allowed | none sent, or a loopback host | [`handshake::server::OriginPolicy`] |
 //! | subprotocols | none | [`handshake::server::HandshakePolicy`] |
 //! | compression | `permessage-deflate` when the client offers it; no context takeover; messages under 64 bytes uncompressed | [`Config::deflate`], [`deflate::DeflateConfig`] |
@@ -95,6 +96,7 @@ pub mod connection;
 pub mod deflate;
 pub mod extensions;
 pub mod frame;
+pub mod handover;
 pub mod handshake;
 pub mod mask;
 pub mod protocol;

@@ -187,10 +187,17 @@ pub struct WsProtocol<H> {
 impl<H: WsHandler> WsProtocol<H> {
     /// A connection in `role` whose handshake is already done.
     pub fn new(role: Role, handler: H, config: Config, info: HandshakeInfo) -> WsProtocol<H> {
+        WsProtocol::from_connection(WsConnection::new(role, config), handler, info)
+    }
+
+    /// Runs `conn` (a connection the handshake just made, such as
+    /// [`super::handover::Handover::connection`]) with `handler`.
+    pub fn from_connection(conn: WsConnection, handler: H, info: HandshakeInfo) -> WsProtocol<H> {
+        let config = conn.config();
         WsProtocol {
             close_timeout: config.close_timeout,
             idle_timeout: config.deflate.as_ref().map(|d| d.idle_timeout),
-            conn: WsConnection::new(role, config),
+            conn,
             handler,
             info,
             mailbox: None,

@@ -1,30 +1,31 @@
 //! A WebSocket server connection from its first byte: the HTTP upgrade,
 //! then [`WsProtocol`].
 //!
-//! [`WsServerProtocol`] reads the request head (up to `\r\n\r\n`), parses it
-//! with `httparse`, and then either
+//! [`WsServerProtocol`] reads the request head with chapter 2's parser
+//! ([`parse_head`], under [`ServerConfig::http_limits`]: a head that is
+//! malformed or too large gets chapter 2's status), and then either
 //!
-//! - answers `101 Switching Protocols` and runs the WebSocket from the very
-//!   next byte (a client may send its first frame right behind the request);
+//! - hands over to the WebSocket ([`handover`]): answers `101 Switching
+//!   Protocols` and runs the WebSocket from the very next byte (a client
+//!   may send its first frame right behind the request);
 //! - refuses with the handshake's HTTP error and closes; or
 //! - for a plain request (no `Upgrade: websocket`), calls the
 //!   [`ServerConfig::http`] fallback, so that one port can serve the page
 //!   that opens the WebSocket, answers and closes.
 //!
-//! A client that does not finish its request head within
-//! [`ServerConfig::handshake_timeout`] gets `408` and is closed.
+//! A client that does not finish its request head within the limits'
+//! [`head_timeout`](Limits::head_timeout) gets `408` and is closed.
 
-use super::connection::{Config, Role};
-use super::deflate::{self, Deflate};
-use super::handshake::server::{
-    HandshakePolicy, Rejection, is_websocket_upgrade, validate_upgrade,
-};
-use super::handshake::{HeaderSlice, render_response};
+use super::connection::Config;
+use super::handover::handover;
+use super::handshake::render_response;
+use super::handshake::server::{HandshakePolicy, Rejection, is_websocket_upgrade};
 use super::protocol::{HandshakeInfo, Outgoing, WsHandler, WsProtocol};
 use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
+use crate::http::request::parse_head;
+use crate::http::{Headers, Limits, RequestError};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// A plain HTTP request that did not ask for a WebSocket.
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub struct HttpRequest<'a> {
     /// The request target, such as `/` or `/app.js?v=2`.
     pub path: &'a str,
     /// The request headers.
-    pub headers: &'a HeaderSlice<'a>,
+    pub headers: &'a Headers,
 }
 
 /// The fallback's answer. The connection closes after it.
@@ -71,32 +72,24 @@ impl HttpResponse {
 /// Answers plain HTTP requests on a WebSocket port.
 pub type HttpFallback = Arc<dyn Fn(&HttpRequest<'_>) -> HttpResponse + Send + Sync>;
 
-/// Settings shared by every connection of a server.
-#[derive(Clone)]
+/// Settings shared by every connection of a server. The default: local
+/// origins, no subprotocol, chapter 2's default limits, no HTTP fallback.
+#[derive(Clone, Default)]
 pub struct ServerConfig {
     /// What handshakes to accept: origins, subprotocols.
     pub handshake: HandshakePolicy,
     /// Limits of the WebSocket itself.
     pub ws: Config,
-    /// How long a client has to send its whole request head. Default 10 s.
-    pub handshake_timeout: Duration,
-    /// The largest request head accepted; larger gets `431`. Default 8 KiB.
-    pub max_head_size: usize,
+    /// The request head's limits, chapter 2's: `head_timeout` to send it
+    /// (then `408`), `max_head_bytes` and `max_headers` (then `431`, or
+    /// `414` for a request line that alone is too long). Default:
+    /// [`Limits::default`], 10 s, 16 KiB and 64 fields. A handshake has no
+    /// body; the body limits matter only to a plain request's
+    /// `Content-Length` (then `413`).
+    pub http_limits: Limits,
     /// Answers `GET` and `HEAD` requests that do not ask for a WebSocket.
     /// `None` (the default): they get `426 Upgrade Required`.
     pub http: Option<HttpFallback>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            handshake: HandshakePolicy::default(),
-            ws: Config::default(),
-            handshake_timeout: Duration::from_secs(10),
-            max_head_size: 8 * 1024,
-            http: None,
-        }
-    }
 }
 
 impl ServerConfig {
@@ -115,25 +108,11 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("handshake", &self.handshake)
             .field("ws", &self.ws)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("max_head_size", &self.max_head_size)
+            .field("http_limits", &self.http_limits)
             .field("http", &self.http.as_ref().map(|_| ".."))
             .finish()
     }
 }
-
-/// A request head over the limit: `414` if the request line alone has not
-/// ended within it (its target is too long, RFC 9112 §3), else `431`.
-fn too_large(window: &[u8]) -> Rejection {
-    if !window.contains(&b'\n') && window.contains(&b' ') {
-        Rejection::new(414, "request target too long")
-    } else {
-        Rejection::new(431, "request head too large")
-    }
-}
-
-/// The most request headers parsed; more gets `431`.
-const MAX_HEADERS: usize = 64;
 
 #[allow(
     clippy::large_enum_variant,
@@ -190,67 +169,41 @@ impl<H: WsHandler> WsServerProtocol<H> {
     // ANCHOR: handshake
     /// Reads the request head; returns the bytes consumed.
     fn handshake(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut storage);
-        // Only ever look at `max_head_size` bytes, so that the answer does
-        // not depend on how the bytes were split: a head still unfinished
-        // there is too large, whatever follows it.
-        let window = &input[..input.len().min(self.config.max_head_size)];
-        let head_len = match request.parse(window) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if window.len() < self.config.max_head_size => return 0,
-            Ok(_) | Err(httparse::Error::TooManyHeaders) => {
-                self.refuse(
-                    too_large(&input[..input.len().min(self.config.max_head_size)]),
-                    ctx,
-                );
-                return input.len();
-            }
-            Err(err) => {
-                self.refuse(
-                    Rejection::new(400, format!("malformed request: {err}")),
-                    ctx,
-                );
+        // Chapter 2's parser: it looks at no more than `max_head_bytes`, so
+        // the answer does not depend on how the bytes were split.
+        let (head, head_len) = match parse_head(input, &self.config.http_limits) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return 0,
+            Err(error) => {
+                self.refuse(error.into(), ctx);
                 return input.len();
             }
         };
-        // A complete parse always has these; default rather than unwrap.
-        let method = request.method.unwrap_or_default();
-        let path = request.path.unwrap_or("/");
-        let version = request.version.unwrap_or(1);
-        let headers: Vec<(&str, &[u8])> =
-            request.headers.iter().map(|h| (h.name, h.value)).collect();
-
-        if !is_websocket_upgrade(&headers) {
-            let response = self.plain_http(method, path, &headers);
+        let fields: Vec<(&str, &[u8])> = head.headers.iter().collect();
+        if !is_websocket_upgrade(&fields) {
+            let response = self.plain_http(&head.method, &head.target, &head.headers);
             self.answer(response, ctx);
             return input.len();
         }
-        let mut accepted = match validate_upgrade(method, version, &headers, &self.config.handshake)
-        {
-            Ok(accepted) => accepted,
+        let handover = match handover((&head).into(), &self.config.handshake, &self.config.ws) {
+            Ok(handover) => handover,
             Err(rejection) => {
                 self.refuse(rejection, ctx);
                 return input.len();
             }
         };
-        // Compression: the first offer we can honour, if any.
-        let deflate_config = self.config.ws.deflate.as_ref();
-        accepted.deflate = deflate_config.and_then(|ours| deflate::accept_offers(&headers, ours));
+        let accepted = handover.accepted;
         accepted.write_response(ctx.send_buffer());
         ctx.cancel_timer();
         let info = HandshakeInfo {
-            path: path.to_string(),
+            path: head.target,
             subprotocol: accepted.subprotocol,
             origin: accepted.origin,
         };
         let Phase::Handshake(handler) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return input.len(); // not reached: only called in the handshake phase
         };
-        let mut ws = WsProtocol::new(Role::Server, handler, self.config.ws.clone(), info);
-        if let (Some(params), Some(ours)) = (accepted.deflate, deflate_config) {
-            ws.set_deflate(Deflate::new(Role::Server, params, ours));
-        }
+        let mut ws = WsProtocol::from_connection(handover.connection, handler, info);
         if let Some(mailbox) = self.mailbox.take() {
             ws.on_open(mailbox, ctx);
         }
@@ -268,7 +221,7 @@ impl<H: WsHandler> WsServerProtocol<H> {
     // ANCHOR_END: handshake
 
     /// The answer to a request that does not ask for a WebSocket.
-    fn plain_http(&self, method: &str, path: &str, headers: &HeaderSlice<'_>) -> Vec<u8> {
+    fn plain_http(&self, method: &str, path: &str, headers: &Headers) -> Vec<u8> {
         match (&self.config.http, method) {
             (Some(fallback), "GET" | "HEAD") => {
                 let response = fallback(&HttpRequest {
@@ -299,7 +252,7 @@ impl<H: WsHandler> Protocol for WsServerProtocol<H> {
 
     fn on_open(&mut self, mailbox: Mailbox<Outgoing>, ctx: &mut Ctx) {
         self.mailbox = Some(mailbox);
-        ctx.wake_at(ctx.now() + self.config.handshake_timeout);
+        ctx.wake_at(ctx.now() + self.config.http_limits.head_timeout);
     }
 
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
@@ -320,8 +273,7 @@ impl<H: WsHandler> Protocol for WsServerProtocol<H> {
     fn on_timer(&mut self, ctx: &mut Ctx) {
         match &mut self.phase {
             Phase::Handshake(_) => {
-                let timeout = Rejection::new(408, "no complete request in time");
-                self.refuse(timeout, ctx);
+                self.refuse(RequestError::Timeout.into(), ctx);
             }
             Phase::Open(ws) => ws.on_timer(ctx),
             Phase::Done => {}

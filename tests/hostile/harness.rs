@@ -236,7 +236,10 @@ impl WsHandler for Echo {
 /// handshake timeout.
 pub fn ws_config() -> ServerConfig {
     ServerConfig {
-        handshake_timeout: Duration::from_millis(700),
+        http_limits: Limits {
+            head_timeout: Duration::from_millis(700),
+            ..Limits::default()
+        },
         ..ServerConfig::default()
     }
 }

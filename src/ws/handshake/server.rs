@@ -173,6 +173,13 @@ impl Rejection {
     }
 }
 
+/// A request chapter 2's parser refused: its status, and why.
+impl From<crate::http::RequestError> for Rejection {
+    fn from(error: crate::http::RequestError) -> Rejection {
+        Rejection::new(error.status(), error.to_string())
+    }
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.status, self.reason)
