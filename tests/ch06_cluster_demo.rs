@@ -160,7 +160,37 @@ fn chats(c: &mut Client, want: &serde_json::Value, max: Duration) -> Vec<serde_j
     out
 }
 
-/// Three clients through the balancer, one per server, in one room: every
+/// The members of `room` in the `rooms` lists `c` is pushed, until they
+/// are `want` or `max` has passed: the last members seen.
+fn members_of(c: &mut Client, room: &str, want: &[&str], max: Duration) -> Vec<String> {
+    let deadline = Instant::now() + max;
+    let mut last = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if let Some(ClientEvent::Event { name, args, .. }) =
+            c.next_event(left.min(Duration::from_millis(100)))
+            && name == "rooms"
+        {
+            let list = json_of(&args);
+            last = list
+                .as_array()
+                .and_then(|rooms| rooms.iter().find(|r| r["room"] == room))
+                .and_then(|r| r["members"].as_array())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if last == want {
+                break;
+            }
+        }
+    }
+    last
+}
+
+/// Three clients through the balancer, one per server, in one room: each
+/// sees all three in the room list (presence is the cluster's), and every
 /// message reaches the two others exactly once.
 fn one_room_across_servers(url: &str, transports: Transports, room: &str) {
     let names = ["ada", "bob", "cyd"];
@@ -170,6 +200,12 @@ fn one_room_across_servers(url: &str, transports: Transports, room: &str) {
         .collect();
     if transports == Transports::PollingOnly {
         assert!(clients.iter().all(|c| c.transport() == Some("polling")));
+    }
+    // Each client is alone on its server (checked below with the acks'
+    // `to`), so only the cluster's presence can name the other two.
+    for (c, name) in clients.iter_mut().zip(names) {
+        let seen = members_of(c, room, &names, WAIT);
+        assert_eq!(seen, names, "{name}'s room list for {room}");
     }
     // The servers subscribe to Redis in the background: wait until a first
     // message crosses to both others (pub/sub is at-most-once: what is

@@ -21,11 +21,20 @@
 //! Chat rooms live in the adapter under a `#` prefix (`#lobby`), so a room
 //! can never be mistaken for a socket's own room, which is named after its
 //! id.
+//!
+//! The room list (who is in which room) is the whole cluster's when the
+//! server is one of several (`--redis`, chapter 6): it is computed from
+//! `fetchSockets` over the namespace, which every server answers, and a
+//! server whose users change tells the others with a server-side event,
+//! `presence`, so that they fetch again. Each server pushes the list to its
+//! own sockets only. Nothing waits: the fetch's answer comes back as an
+//! event, through the `defer` hook the server passes in.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use netladder::socketio::{Ctx, Handlers, Server, SocketId, Value};
+use netladder::socketio::{Answers, Ctx, Handlers, Server, SocketId, SocketInfo, Value};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -108,35 +117,102 @@ struct User {
     rooms: BTreeSet<String>,
 }
 
-/// Who is who and where, for the whole chat.
+/// Who is who and where, among this server's sockets.
 #[derive(Default)]
 struct Chat {
     users: HashMap<SocketId, User>,
     next_message: u64,
 }
 
-impl Chat {
-    /// Every room with its members' names, the lobby always included.
-    fn room_list(&self) -> serde_json::Value {
-        let mut rooms: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        rooms.insert(LOBBY, Vec::new());
-        for user in self.users.values() {
-            for room in &user.rooms {
-                let name = user.name.as_deref().unwrap_or("?");
-                rooms.entry(room).or_default().push(name);
-            }
+// ANCHOR: presence
+/// Every room with its members' names, the lobby always included, from
+/// `fetchSockets`' answer: this server's sockets and every other server's.
+/// A socket's name is in its `data`, its chat rooms are its `#` rooms.
+fn room_list(sockets: &[SocketInfo]) -> serde_json::Value {
+    let mut rooms: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    rooms.insert(LOBBY, Vec::new());
+    for socket in sockets {
+        let Some(name) = socket.data.get("name").and_then(|n| n.as_str()) else {
+            continue; // no name yet: in no room
+        };
+        for room in socket.rooms.iter().filter_map(|r| r.strip_prefix('#')) {
+            rooms.entry(room).or_default().push(name);
         }
-        serde_json::Value::Array(
-            rooms
-                .into_iter()
-                .map(|(room, mut members)| {
-                    members.sort_unstable();
-                    json!({"room": room, "members": members})
-                })
-                .collect(),
-        )
     }
+    serde_json::Value::Array(
+        rooms
+            .into_iter()
+            .map(|(room, mut members)| {
+                members.sort_unstable();
+                json!({"room": room, "members": members})
+            })
+            .collect(),
+    )
+}
 
+/// Work to run on the loop right after the current handler, with the
+/// handlers at hand (to await a cluster request's answer):
+/// `SioHandle::defer` in the server, the unit tests' own queue in theirs.
+pub type Defer = Arc<dyn Fn(Deferred) + Send + Sync>;
+/// One piece of deferred work.
+pub type Deferred = Box<dyn FnOnce(&mut Server, &mut Handlers, Instant) + Send>;
+
+/// This server's view of the room list: what it last pushed to its
+/// sockets, and whether a fetch is on its way (at most one at a time; a
+/// change meanwhile asks for one more when it is back).
+#[derive(Default)]
+struct Presence {
+    shown: Option<serde_json::Value>,
+    fetching: bool,
+    again: bool,
+}
+
+/// Fetch every server's sockets, then push the room list to ours if it
+/// changed. Never waits: the answer comes as an event, and a server that
+/// does not answer costs a request timeout, not a stalled loop.
+fn refresh(presence: &Arc<Mutex<Presence>>, defer: &Defer) {
+    {
+        let mut p = presence.lock().expect("presence state");
+        if p.fetching {
+            p.again = true;
+            return;
+        }
+        p.fetching = true;
+    }
+    let (presence, again) = (Arc::clone(presence), Arc::clone(defer));
+    defer(Box::new(move |io, handlers, now| {
+        let Ok(id) = io.of(NSP).fetch_all_sockets(now) else {
+            presence.lock().expect("presence state").fetching = false;
+            return;
+        };
+        handlers.on_reply(id, move |io, answers, _report| {
+            let Answers::Sockets(sockets) = answers else {
+                return;
+            };
+            let list = room_list(&sockets);
+            let mut p = presence.lock().expect("presence state");
+            p.fetching = false;
+            if p.shown.as_ref() != Some(&list) {
+                p.shown = Some(list.clone());
+                // Ours only: each server pushes to its own sockets.
+                let _ = io.of(NSP).local().emit("rooms", value(list));
+            }
+            if std::mem::take(&mut p.again) {
+                drop(p);
+                refresh(&presence, &again);
+            }
+        });
+    }));
+}
+
+/// Our users changed: tell the other servers, and look again ourselves.
+fn changed(server: &mut Server, presence: &Arc<Mutex<Presence>>, defer: &Defer) {
+    let _ = server.server_side_emit(NSP, "presence", vec![], Instant::now());
+    refresh(presence, defer);
+}
+// ANCHOR_END: presence
+
+impl Chat {
     fn room_exists(&self, room: &str) -> bool {
         room == LOBBY || self.users.values().any(|u| u.rooms.contains(room))
     }
@@ -157,11 +233,6 @@ fn value(json: serde_json::Value) -> Vec<Value> {
 fn refuse(server: &mut Server, ctx: &mut Ctx, error: impl Into<String>) {
     let error: String = error.into();
     let _ = ctx.ack(server, value(json!({"ok": false, "error": error})));
-}
-
-/// Tell everyone in the chat the rooms and who is in them.
-fn push_rooms(server: &mut Server, chat: &Chat) {
-    let _ = server.of(NSP).emit("rooms", value(chat.room_list()));
 }
 
 /// A line from the server to everyone in `room` but `except`.
@@ -187,19 +258,37 @@ struct Typing {
 
 // ANCHOR: register
 /// Register the chat's handlers on `/chat` (the namespace must exist:
-/// `server.namespace(NSP)`).
-pub fn register(handlers: &mut Handlers) {
+/// `server.namespace(NSP)`); `defer` runs work after the current handler.
+pub fn register(handlers: &mut Handlers, defer: Defer) {
     let chat = Arc::new(Mutex::new(Chat::default()));
     let state = |chat: &Arc<Mutex<Chat>>| Arc::clone(chat);
+    let presence = Arc::new(Mutex::new(Presence::default()));
 
-    let c = state(&chat);
+    let (c, p, d) = (state(&chat), Arc::clone(&presence), Arc::clone(&defer));
     handlers.on_connect(NSP, move |server, socket, _auth| {
-        let mut chat = c.lock().expect("chat state");
-        chat.users.insert(socket.clone(), User::default());
-        let _ = server.emit(socket, "rooms", value(chat.room_list()));
+        c.lock()
+            .expect("chat state")
+            .users
+            .insert(socket.clone(), User::default());
+        // The list as last shown, at once; then a fresh look, in case it
+        // is stale (no user of ours changed since this server started).
+        let shown = p
+            .lock()
+            .expect("presence state")
+            .shown
+            .get_or_insert_with(|| room_list(&[]))
+            .clone();
+        let _ = server.emit(socket, "rooms", value(shown));
+        refresh(&p, &d);
     });
 
-    let c = state(&chat);
+    // Another server's users changed.
+    let (p, d) = (Arc::clone(&presence), Arc::clone(&defer));
+    handlers.on_server_side(NSP, "presence", move |_server, _args, _ack| {
+        refresh(&p, &d);
+    });
+
+    let (c, p, d) = (state(&chat), Arc::clone(&presence), Arc::clone(&defer));
     handlers.on(NSP, "name", move |server, ctx| {
         let name = match ctx.args.get::<String>(0) {
             Ok(raw) => check_name(&raw),
@@ -224,10 +313,13 @@ pub fn register(handlers: &mut Handlers) {
                 notice(server, room, &ctx.socket, format!("{old} is now {name}"));
             }
         }
-        push_rooms(server, &chat);
+        drop(chat);
+        if !rooms.is_empty() {
+            changed(server, &p, &d);
+        }
     });
 
-    let c = state(&chat);
+    let (c, p, d) = (state(&chat), Arc::clone(&presence), Arc::clone(&defer));
     handlers.on(NSP, "join", move |server, ctx| {
         let room = match ctx.args.get::<String>(0) {
             Ok(raw) => check_room(&raw),
@@ -261,12 +353,13 @@ pub fn register(handlers: &mut Handlers) {
             return refuse(server, ctx, e.to_string());
         }
         user.rooms.insert(room.clone());
+        drop(chat);
         let _ = ctx.ack(server, value(json!({"ok": true, "room": room})));
         notice(server, &room, &ctx.socket, format!("{name} joined"));
-        push_rooms(server, &chat);
+        changed(server, &p, &d);
     });
 
-    let c = state(&chat);
+    let (c, p, d) = (state(&chat), Arc::clone(&presence), Arc::clone(&defer));
     handlers.on(NSP, "leave", move |server, ctx| {
         let Ok(room) = ctx.args.get::<String>(0) else {
             return refuse(server, ctx, "a room is a string");
@@ -279,10 +372,11 @@ pub fn register(handlers: &mut Handlers) {
             return refuse(server, ctx, "not in that room");
         }
         let name = user.name.clone().unwrap_or_default();
+        drop(chat);
         let _ = server.leave(&ctx.socket, &adapter_room(&room));
         let _ = ctx.ack(server, value(json!({"ok": true, "room": room})));
         notice(server, &room, &ctx.socket, format!("{name} left"));
-        push_rooms(server, &chat);
+        changed(server, &p, &d);
     });
 
     let c = state(&chat);
@@ -339,18 +433,17 @@ pub fn register(handlers: &mut Handlers) {
         });
     });
 
-    let c = state(&chat);
+    let (c, p, d) = (state(&chat), presence, defer);
     handlers.on_disconnect(NSP, move |server, socket, _reason| {
-        let mut chat = c.lock().expect("chat state");
-        let Some(user) = chat.users.remove(socket) else {
+        let Some(user) = c.lock().expect("chat state").users.remove(socket) else {
             return;
         };
         let name = user.name.unwrap_or_default();
         for room in &user.rooms {
             notice(server, room, socket, format!("{name} left"));
         }
-        if !user.rooms.is_empty() || !name.is_empty() {
-            push_rooms(server, &chat);
+        if !user.rooms.is_empty() {
+            changed(server, &p, &d);
         }
     });
 }
@@ -366,6 +459,7 @@ mod tests {
     struct Chatroom {
         server: Server,
         handlers: Handlers,
+        deferred: Arc<Mutex<Vec<Deferred>>>,
         now: Instant,
         acks: u64,
     }
@@ -401,12 +495,33 @@ mod tests {
             let mut server = Server::new(Config::default());
             server.namespace(NSP);
             let mut handlers = Handlers::default();
-            register(&mut handlers);
+            let deferred: Arc<Mutex<Vec<Deferred>>> = Arc::default();
+            let queue = Arc::clone(&deferred);
+            register(
+                &mut handlers,
+                Arc::new(move |work| queue.lock().unwrap().push(work)),
+            );
             Chatroom {
                 server,
                 handlers,
+                deferred,
                 now: Instant::now(),
                 acks: 0,
+            }
+        }
+
+        /// Dispatch, then run the deferred work and dispatch what it
+        /// caused, until nothing is left (what the glue's settle does).
+        fn settle(&mut self) {
+            loop {
+                self.handlers.dispatch(&mut self.server, self.now);
+                let work = std::mem::take(&mut *self.deferred.lock().unwrap());
+                if work.is_empty() {
+                    return;
+                }
+                for w in work {
+                    w(&mut self.server, &mut self.handlers, self.now);
+                }
             }
         }
 
@@ -428,7 +543,7 @@ mod tests {
             self.server.on_open(client, Environ::default(), self.now);
             self.server
                 .on_message(client, Payload::Text("0/chat,".into()), self.now);
-            self.handlers.dispatch(&mut self.server, self.now);
+            self.settle();
             client
         }
 
@@ -444,7 +559,7 @@ mod tests {
             let text = format!("2/chat,{}{}", self.acks, json!([event, arg]));
             self.server
                 .on_message(client, Payload::Text(text), self.now);
-            self.handlers.dispatch(&mut self.server, self.now);
+            self.settle();
             let mut ack = serde_json::Value::Null;
             let mut others = Vec::new();
             for out in self.sent() {
@@ -604,7 +719,7 @@ mod tests {
         );
         chat.server
             .on_close(bob, DisconnectReason::TransportClose, chat.now);
-        chat.handlers.dispatch(&mut chat.server, chat.now);
+        chat.settle();
         let outs = chat.sent();
         assert_eq!(events(&outs, "system")[0].data[1]["text"], "bob left");
         assert_eq!(
@@ -620,6 +735,34 @@ mod tests {
             events(&outs, "rooms")[0].data[1],
             json!([{"room": "lobby", "members": ["ally"]}])
         );
+    }
+
+    #[test]
+    fn the_room_list_is_built_from_every_servers_sockets() {
+        // What fetchSockets answers: local and remote sockets alike, each
+        // with its own room, its `#` chat rooms and its name in `data`.
+        let socket = |id: &str, name: Option<&str>, rooms: &[&str]| SocketInfo {
+            id: SocketId::new(id),
+            nsp: NSP.into(),
+            rooms: rooms.iter().map(|r| r.to_string()).collect(),
+            data: name.map_or(serde_json::Value::Null, |n| json!({"name": n})),
+            auth: Value::Null,
+            handshake: json!({}),
+        };
+        let list = room_list(&[
+            socket("s1", Some("bob"), &["s1", "#rust", "#lobby"]),
+            socket("s2", Some("ada"), &["#rust", "s2"]),
+            socket("s3", None, &["s3"]),
+            socket("s4", Some("cyd"), &["s4", "not-a-chat-room"]),
+        ]);
+        assert_eq!(
+            list,
+            json!([
+                {"room": "lobby", "members": ["bob"]},
+                {"room": "rust", "members": ["ada", "bob"]}
+            ])
+        );
+        assert_eq!(room_list(&[]), json!([{"room": "lobby", "members": []}]));
     }
 
     #[test]

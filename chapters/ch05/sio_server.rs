@@ -135,7 +135,8 @@ fn main() -> std::io::Result<()> {
             sio_cluster::handlers(&mut handlers, handle);
         }
         sio_bench::handlers(&mut handlers, handle);
-        sio_chat::register(&mut handlers);
+        let h = handle.clone();
+        sio_chat::register(&mut handlers, Arc::new(move |work| h.defer(work)));
         sio_slow::register(&mut handlers, handle, sio_slow::Offload::new(4, 64));
         handlers
     });

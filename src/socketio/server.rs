@@ -1420,6 +1420,7 @@ impl Server {
             server: self,
             nsp: nsp.to_owned(),
             opts: BroadcastOptions::default(),
+            local: false,
         }
     }
 
@@ -1458,6 +1459,7 @@ pub struct Operator<'a> {
     server: &'a mut Server,
     nsp: String,
     opts: BroadcastOptions,
+    local: bool,
 }
 
 impl Operator<'_> {
@@ -1479,11 +1481,20 @@ impl Operator<'_> {
         self
     }
 
+    /// This server's sockets only (Node's `io.local`): with a cluster
+    /// adapter, what follows is neither published nor forwarded to the
+    /// other servers, and requests are answered from here alone.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
     /// Encode once, and send to every selected socket; returns how many.
     pub fn emit(self, name: &str, args: Vec<Value>) -> Result<usize, SioError> {
         check_name(name)?;
         let packet = Packet::event(&self.nsp, name, args, None);
-        Ok(deliver(self.server, &self.nsp, &self.opts, packet, None).len())
+        let publish = !self.local;
+        Ok(deliver(self.server, &self.nsp, &self.opts, packet, None, publish).len())
     }
     // ANCHOR_END: operator
 
@@ -1512,17 +1523,25 @@ impl Operator<'_> {
         // The other servers get it without this server's ack id.
         let bare = Arc::new(Packet::event(&self.nsp, name, args.clone(), None).encode());
         let packet = Packet::event(&self.nsp, name, args, Some(ack));
-        let reached = deliver(server, &self.nsp, &self.opts, packet, Some((gid, ack)));
+        let reached = deliver(
+            server,
+            &self.nsp,
+            &self.opts,
+            packet,
+            Some((gid, ack)),
+            false,
+        );
         let id = server.new_request();
         let request = ClusterRequest::BroadcastWithAck {
             packet: bare,
             opts: self.opts.clone(),
             timeout,
         };
-        let clustered = server
-            .namespaces
-            .get_mut(&self.nsp)
-            .is_some_and(|ns| ns.adapter.cluster_request(id, request, now));
+        let clustered = !self.local
+            && server
+                .namespaces
+                .get_mut(&self.nsp)
+                .is_some_and(|ns| ns.adapter.cluster_request(id, request, now));
         if clustered {
             server.cluster.insert(id, PendingCluster::Group(gid));
         }
@@ -1618,6 +1637,9 @@ impl Operator<'_> {
     }
 
     fn tell_adapter(&mut self, op: ServerSideOp) {
+        if self.local {
+            return;
+        }
         if let Some(ns) = self.server.namespaces.get_mut(&self.nsp) {
             ns.adapter.server_side(&op, &self.opts);
         }
@@ -1626,13 +1648,15 @@ impl Operator<'_> {
 }
 
 // ANCHOR: deliver
-/// Encode once, then queue the same `Arc` for every recipient.
+/// Encode once, then queue the same `Arc` for every recipient; with
+/// `publish`, the adapter also hands the packet to the other servers.
 fn deliver(
     server: &mut Server,
     nsp: &str,
     opts: &BroadcastOptions,
     mut packet: Packet,
     group: Option<(BroadcastAckId, u64)>,
+    publish: bool,
 ) -> Vec<SocketId> {
     let Some(ns) = server.namespaces.get_mut(nsp) else {
         return Vec::new();
@@ -1649,9 +1673,10 @@ fn deliver(
     }
     let mut reached = Vec::new();
     // A broadcast with acks goes to the other servers as a request instead.
-    let recipients = match group {
-        None => ns.adapter.broadcast(&encoded, opts),
-        Some(_) => ns.adapter.select(opts),
+    let recipients = if publish && group.is_none() {
+        ns.adapter.broadcast(&encoded, opts)
+    } else {
+        ns.adapter.select(opts)
     };
     for id in recipients {
         let Some(s) = ns.sockets.get_mut(&id) else {

@@ -92,7 +92,7 @@ impl Server {
                 packet.id = Some(ack);
                 self.next_group += 1;
                 let gid = BroadcastAckId(self.next_group);
-                let reached = deliver(self, nsp, &opts, packet, Some((gid, ack)));
+                let reached = deliver(self, nsp, &opts, packet, Some((gid, ack)), false);
                 let clients = reached.len() as u64;
                 if let Some(ns) = self.namespaces.get_mut(nsp) {
                     let to = to.clone();
@@ -185,11 +185,12 @@ impl Server {
         nsp: &str,
         request: ClusterRequest,
         local: PendingCluster,
+        ask_others: bool,
         now: Instant,
     ) -> Result<RequestId, SioError> {
         let id = self.new_request();
         let ns = self.namespaces.get_mut(nsp).ok_or(SioError::NoNamespace)?;
-        if ns.adapter.cluster_request(id, request, now) {
+        if ask_others && ns.adapter.cluster_request(id, request, now) {
             self.cluster.insert(id, local);
         } else {
             let answers = match local {
@@ -214,6 +215,7 @@ impl Server {
             nsp,
             ClusterRequest::AllRooms,
             PendingCluster::Rooms(local),
+            true,
             now,
         )
     }
@@ -254,6 +256,7 @@ impl Server {
             nsp,
             ClusterRequest::ServerSideEmitWithAck(data),
             PendingCluster::Acks,
+            true,
             now,
         )
     }
@@ -273,13 +276,20 @@ impl Operator<'_> {
     // ANCHOR: fetch_all
     /// `fetchSockets()` across the cluster: this server's selected sockets
     /// and every other server's, in an [`Event::ClusterReply`] with
-    /// [`Answers::Sockets`] (at once with a local adapter).
+    /// [`Answers::Sockets`] (at once with a local adapter, or after
+    /// [`Operator::local`]).
     pub fn fetch_all_sockets(self, now: Instant) -> Result<RequestId, SioError> {
         let local = self.fetch_sockets();
         let request = ClusterRequest::FetchSockets(self.opts.clone());
         let nsp = self.nsp.clone();
-        self.server
-            .start_request(&nsp, request, PendingCluster::Sockets(local), now)
+        let ask_others = !self.local;
+        self.server.start_request(
+            &nsp,
+            request,
+            PendingCluster::Sockets(local),
+            ask_others,
+            now,
+        )
     }
     // ANCHOR_END: fetch_all
 }

@@ -927,6 +927,15 @@ impl Adapter for Recording {
             .unwrap()
             .push(format!("{op:?} on {:?}", opts.rooms));
     }
+    fn cluster_request(&mut self, _id: RequestId, request: ClusterRequest, _now: Instant) -> bool {
+        let what = match request {
+            ClusterRequest::FetchSockets(opts) => format!("fetch {:?}", opts.rooms),
+            ClusterRequest::BroadcastWithAck { opts, .. } => format!("ask {:?}", opts.rooms),
+            other => format!("{other:?}"),
+        };
+        SEEN.lock().unwrap().push(format!("request {what}"));
+        true
+    }
 }
 
 #[test]
@@ -942,6 +951,40 @@ fn another_adapter_sees_each_broadcast_once_encoded_and_each_server_side_operati
     s.broadcast_from(&a).unwrap().emit("n", vec![]).unwrap();
     s.of("/cluster").to("red").sockets_join(&["blue"]);
     s.of("/cluster").to("blue").sockets_leave(&["blue"]);
+    s.of("/cluster").to("red").fetch_all_sockets(now).unwrap();
+    s.of("/cluster")
+        .to("red")
+        .emit_with_ack("q", vec![], Duration::from_secs(1), now)
+        .unwrap();
+    drain(&mut s);
+    events(&mut s);
+    // `local()`: this server's sockets only; the adapter publishes nothing.
+    assert_eq!(
+        s.of("/cluster").local().to("red").emit("here", vec![]),
+        Ok(1)
+    );
+    assert_eq!(drain(&mut s), [(A, r#"2/cluster,["here"]"#.to_owned())]);
+    s.of("/cluster").local().to("red").sockets_join(&["green"]);
+    assert!(s.rooms(&a).unwrap().contains(&"green".to_owned()));
+    s.of("/cluster")
+        .local()
+        .to("green")
+        .sockets_leave(&["green"]);
+    let id = s.of("/cluster").local().fetch_all_sockets(now).unwrap();
+    let Some(Event::ClusterReply {
+        id: replied,
+        answers: Answers::Sockets(sockets),
+        report,
+    }) = s.poll_event()
+    else {
+        panic!("a local fetch is answered at once")
+    };
+    assert_eq!((replied, sockets.len(), report), (id, 2, Report::local()));
+    s.of("/cluster")
+        .local()
+        .to("red")
+        .emit_with_ack("q", vec![], Duration::from_secs(1), now)
+        .unwrap();
     s.of("/cluster").to("red").disconnect_sockets(false, now);
     let seen = std::mem::take(&mut *SEEN.lock().unwrap());
     assert_eq!(
@@ -951,6 +994,8 @@ fn another_adapter_sees_each_broadcast_once_encoded_and_each_server_side_operati
             format!(r#"publish 2/cluster,["n"] to {{}} except {{"{a}"}}"#),
             r#"Join(["blue"]) on {"red"}"#.to_owned(),
             r#"Leave(["blue"]) on {"blue"}"#.to_owned(),
+            r#"request fetch {"red"}"#.to_owned(),
+            r#"request ask {"red"}"#.to_owned(),
             r#"Disconnect { close: false } on {"red"}"#.to_owned(),
         ]
     );
