@@ -11,7 +11,10 @@ use super::wire::{WireError, WireOpts, WirePacket};
 use crate::socketio::Value;
 
 // ANCHOR: message_type
-/// `socket.io-adapter`'s `MessageType`.
+/// `socket.io-adapter`'s `MessageType`. The heartbeats (1, 2) and 13 are
+/// its `ClusterAdapterWithHeartbeat`'s, which counts servers by them;
+/// Node's sharded adapter is a plain `ClusterAdapter` that counts them with
+/// `PUBSUB SHARDNUMSUB` and never sends those three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
     /// 1: a server starts.
