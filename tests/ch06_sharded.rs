@@ -5,144 +5,25 @@
 //! server on the official `createShardedAdapter`. The Node side
 //! (tests/node/redis_sharded_peer.mjs) puts an official socket.io-client on
 //! each server in one room and checks: each one's room broadcast reaches
-//! all the others exactly once, `except` holds, socketsJoin both ways,
-//! disconnectSockets from Node. Skipped with a message without Redis 7,
-//! redis-cli or the Node peers.
+//! all the others exactly once, `except` holds, socketsJoin both ways;
+//! Node counts our servers (SHARDNUMSUB), fetchSockets and serverSideEmit
+//! with acks go both ways, a broadcast with acks collects from the clients
+//! of all three servers; disconnectSockets from Node; then netladder B
+//! stops (SIGSTOP) and requests from both sides time out with a report.
+//! Skipped with a message without Redis 7, redis-cli or the Node peers.
+
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
+#[path = "support/redis.rs"]
+#[allow(dead_code)] // the single-server helpers serve the other ch06 tests
+mod support;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Three cluster nodes in a temp dir; killed and removed on drop.
-struct RedisCluster {
-    nodes: Vec<Child>,
-    ports: Vec<u16>,
-    dir: PathBuf,
-}
-
-/// Redis's major version, if redis-server and redis-cli are installed.
-fn redis_major() -> Option<u32> {
-    let out = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .ok()?;
-    Command::new("redis-cli").arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = text.split("v=").nth(1)?;
-    v.split('.').next()?.parse().ok()
-}
-
-/// A free port whose cluster bus port (+10000) is free too.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn ping(port: u16) -> bool {
-    redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
-        .and_then(|mut con| redis::cmd("PING").query::<String>(&mut con))
-        .is_ok()
-}
-
-fn cluster_ok(port: u16) -> bool {
-    redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
-        .and_then(|mut con| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut con))
-        .is_ok_and(|info| info.contains("cluster_state:ok"))
-}
-
-impl RedisCluster {
-    fn start() -> Option<RedisCluster> {
-        match redis_major() {
-            Some(v) if v >= 7 => {}
-            Some(v) => {
-                eprintln!("SKIPPED: Redis {v} has no sharded pub/sub (7 or later needed)");
-                return None;
-            }
-            None => {
-                eprintln!(
-                    "SKIPPED: redis-server or redis-cli is not installed (apt-get install \
-                     redis-server; scripts/test-all installs it when run as root)"
-                );
-                return None;
-            }
-        }
-        let dir = std::env::temp_dir().join(format!("netladder-sharded-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temp dir");
-        let mut cluster = RedisCluster {
-            nodes: Vec::new(),
-            ports: Vec::new(),
-            dir,
-        };
-        for _ in 0..3 {
-            let port = free_port();
-            let child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                .arg(cluster.dir.join(format!("nodes-{port}.conf")))
-                .arg("--dir")
-                .arg(&cluster.dir)
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server starts");
-            cluster.nodes.push(child);
-            cluster.ports.push(port);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !cluster.ports.iter().all(|p| ping(*p)) {
-            assert!(Instant::now() < deadline, "the cluster nodes did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let addrs: Vec<String> = cluster
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let out = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli runs");
-        assert!(
-            out.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !cluster.ports.iter().all(|p| cluster_ok(*p)) {
-            assert!(Instant::now() < deadline, "the cluster did not become ok");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(cluster)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.ports[0])
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        for c in &mut self.nodes {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use redis_cluster::RedisCluster;
 
 /// A `ch05-sio-server --redis URL --redis-sharded`, killed on drop.
 struct Sio {
@@ -173,6 +54,9 @@ impl Sio {
 
 impl Drop for Sio {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -200,12 +84,13 @@ fn netladder_and_node_share_a_redis_cluster_over_sharded_pubsub() {
         return;
     };
     // Any node of the cluster will do: each server gets a different one.
-    let a = Sio::start(&cluster.url());
-    let b = Sio::start(&format!("redis://127.0.0.1:{}", cluster.ports[2]));
+    let a = Sio::start(&cluster.url(0));
+    let b = Sio::start(&cluster.url(2));
     let ports: Vec<String> = cluster.ports.iter().map(u16::to_string).collect();
     let mut peer = Command::new("node")
         .arg(dir.join("redis_sharded_peer.mjs"))
         .args([&ports.join(","), &a.addr, &b.addr])
+        .arg(b.child.id().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -220,7 +105,7 @@ fn netladder_and_node_share_a_redis_cluster_over_sharded_pubsub() {
         }
     });
     let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(70)) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(100)) {
         eprintln!("node: {line}");
         let last = line == "ok done" || line.starts_with("FAIL");
         seen.push(line);
@@ -237,7 +122,12 @@ fn netladder_and_node_share_a_redis_cluster_over_sharded_pubsub() {
         "ok broadcast",
         "ok except",
         "ok socketsJoin",
+        "ok serverCount",
+        "ok fetchSockets",
+        "ok serverSideEmit",
+        "ok broadcast with ack",
         "ok disconnectSockets",
+        "ok fault",
         "ok done",
     ];
     assert_eq!(seen, expected, "the Node peer's steps");

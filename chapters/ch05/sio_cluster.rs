@@ -14,6 +14,9 @@
 //! - `disconnect_room` `(room)`: `in(room).disconnectSockets()`;
 //! - `ask` `(room, timeout_ms)`: `to(room).timeout(t).emitWithAck("question")`,
 //!   acks `{answers: [...], complete}`;
+//! - `hello_servers` `()`: `serverSideEmitWithAck("hello")` to the other
+//!   servers, acks `{answers: [...], expected, answered, responders,
+//!   timed_out}`;
 //!
 //! and a server-side `hello` from another server is answered `"netladder"`.
 
@@ -135,6 +138,29 @@ pub fn handlers(handlers: &mut Handlers, handle: &SioHandle) {
                 let answer = serde_json::json!({
                     "ids": ids,
                     "rooms": rooms,
+                    "expected": report.expected,
+                    "answered": report.answered,
+                    "responders": report.responders,
+                    "timed_out": report.timed_out,
+                });
+                let _ = io.ack(ack, vec![Value::from(answer)]);
+            });
+        });
+    });
+    let h = handle.clone();
+    handlers.on(NSP, "hello_servers", move |_, ctx| {
+        let Some(ack) = ctx.take_ack() else { return };
+        h.defer(move |io, handlers, now| {
+            let Ok(id) = io.server_side_emit_with_ack(NSP, "hello", vec![], now) else {
+                return;
+            };
+            handlers.on_reply(id, move |io, answers, report| {
+                let Answers::Acks(acks) = answers else {
+                    return;
+                };
+                let acks: Vec<serde_json::Value> = acks.iter().map(Value::to_json).collect();
+                let answer = serde_json::json!({
+                    "answers": acks,
                     "expected": report.expected,
                     "answered": report.answered,
                     "responders": report.responders,

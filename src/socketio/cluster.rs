@@ -123,7 +123,8 @@ pub enum Remote {
         timeout: Duration,
     },
     /// For a broadcast with acks of ours: how many other servers should
-    /// answer (`PUBSUB NUMSUB` minus this one).
+    /// answer (`PUBSUB NUMSUB`, or `SHARDNUMSUB` in sharded mode, minus
+    /// this one).
     Servers {
         /// Which request.
         id: RequestId,
@@ -206,13 +207,15 @@ pub enum Answers {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// How many other servers were expected to answer (`PUBSUB NUMSUB` of
-    /// the request channel minus this one); `None` if Redis never said.
+    /// the request channel, or in sharded mode `PUBSUB SHARDNUMSUB` of the
+    /// namespace's channel, minus this one); `None` if Redis never said.
     pub expected: Option<usize>,
     /// How many answered.
     pub answered: usize,
     /// The uids of the servers that answered and said who they are
-    /// (netladder servers do; Node's responses carry no uid, so a Node
-    /// server counts in `answered` only).
+    /// (netladder servers do; Node's classic responses carry no uid, so a
+    /// Node server counts in `answered` only there; in sharded mode every
+    /// response names its sender).
     pub responders: Vec<String>,
     /// Whether the request timed out before every expected server answered.
     pub timed_out: bool,

@@ -1,6 +1,7 @@
 //! A `redis-server` of the test's own on a free loopback port, killed on
 //! drop; it can be stopped and started again on the same port (the fault
 //! tests). `None` (after saying why) when redis-server is not installed.
+//! (`redis_cluster.rs` builds a Redis Cluster on these helpers.)
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -11,18 +12,34 @@ pub struct Redis {
     pub port: u16,
 }
 
+/// Whether redis-server is installed; says so when not (the test is then
+/// skipped).
+pub fn installed() -> bool {
+    let there = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if !there {
+        eprintln!(
+            "SKIPPED: redis-server is not installed (apt-get install redis-server; \
+             scripts/test-all installs it when run as root)"
+        );
+    }
+    there
+}
+
+/// Whether a Redis answers `PING` on `127.0.0.1:port`.
+pub fn ping(port: u16) -> bool {
+    redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
+        .and_then(|mut con| redis::cmd("PING").query::<String>(&mut con))
+        .is_ok()
+}
+
 impl Redis {
     pub fn start() -> Option<Redis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!(
-                "SKIPPED: redis-server is not installed (apt-get install redis-server; \
-                 scripts/test-all installs it when run as root)"
-            );
+        if !installed() {
             return None;
         }
         for _ in 0..5 {
@@ -52,10 +69,7 @@ impl Redis {
             if let Ok(Some(_)) = child.try_wait() {
                 return false; // the port was taken meanwhile
             }
-            if let Ok(client) = redis::Client::open(self.url())
-                && let Ok(mut con) = client.get_connection()
-                && redis::cmd("PING").query::<String>(&mut con).is_ok()
-            {
+            if ping(self.port) {
                 self.child = Some(child);
                 return true;
             }

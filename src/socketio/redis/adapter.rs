@@ -386,8 +386,9 @@ impl RedisAdapter {
     }
 }
 
-/// A socket from a REMOTE_FETCH answer, as `fetch_sockets` returns it.
-fn socket_info(nsp: &str, v: &Value) -> Option<SocketInfo> {
+/// A socket from a REMOTE_FETCH answer (or the sharded adapter's
+/// FETCH_SOCKETS_RESPONSE), as `fetch_sockets` returns it.
+pub(crate) fn socket_info(nsp: &str, v: &Value) -> Option<SocketInfo> {
     let r = RemoteSocket::from_value(v)?;
     let handshake = r.handshake.to_json();
     let auth = Value::from(handshake.get("auth").cloned().unwrap_or_default());
@@ -399,6 +400,18 @@ fn socket_info(nsp: &str, v: &Value) -> Option<SocketInfo> {
         auth,
         handshake,
     })
+}
+
+/// A local socket as a fetch answer describes it to the other servers:
+/// `{id, handshake, rooms, data}`.
+pub(crate) fn socket_value(s: SocketInfo) -> Value {
+    RemoteSocket {
+        id: s.id.as_str().to_owned(),
+        handshake: Value::from(s.handshake),
+        rooms: s.rooms,
+        data: Value::from(s.data),
+    }
+    .to_value()
 }
 
 fn selection(opts: &BroadcastOptions) -> Selection {
@@ -521,20 +534,7 @@ impl Adapter for RedisAdapter {
         let response = match reply {
             Reply::Sockets { to, sockets } => Response {
                 request_id: to.request_id,
-                sockets: Some(
-                    sockets
-                        .into_iter()
-                        .map(|s| {
-                            RemoteSocket {
-                                id: s.id.as_str().to_owned(),
-                                handshake: Value::from(s.handshake),
-                                rooms: s.rooms,
-                                data: Value::from(s.data),
-                            }
-                            .to_value()
-                        })
-                        .collect(),
-                ),
+                sockets: Some(sockets.into_iter().map(socket_value).collect()),
                 uid,
                 ..Response::default()
             },

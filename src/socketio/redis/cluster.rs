@@ -11,7 +11,10 @@ use super::wire::{WireError, WireOpts, WirePacket};
 use crate::socketio::Value;
 
 // ANCHOR: message_type
-/// `socket.io-adapter`'s `MessageType`.
+/// `socket.io-adapter`'s `MessageType`. The heartbeats (1, 2) and 13 are
+/// its `ClusterAdapterWithHeartbeat`'s, which counts servers by them;
+/// Node's sharded adapter is a plain `ClusterAdapter` that counts them with
+/// `PUBSUB SHARDNUMSUB` and never sends those three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageType {
     /// 1: a server starts.
@@ -78,6 +81,158 @@ impl MayHoldBinary for BroadcastData {
     }
 }
 
+/// The data of SOCKETS_JOIN / SOCKETS_LEAVE (`{opts, rooms}`) and
+/// DISCONNECT_SOCKETS (`{opts, close}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpData {
+    /// Which sockets.
+    pub opts: WireOpts,
+    /// The rooms to join or leave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<String>>,
+    /// Whether to close the whole connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<bool>,
+}
+
+impl MayHoldBinary for OpData {
+    fn has_binary(&self) -> bool {
+        false
+    }
+}
+
+// ANCHOR: requests
+/// The data of FETCH_SOCKETS: `{opts, requestId}`. Every other server
+/// answers with a FETCH_SOCKETS_RESPONSE on the requester's own channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FetchSocketsData {
+    /// Which sockets (`flags.timeout`, when set, is the requester's wait).
+    pub opts: WireOpts,
+    /// The request.
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+}
+
+impl MayHoldBinary for FetchSocketsData {
+    fn has_binary(&self) -> bool {
+        false
+    }
+}
+
+/// The data of SERVER_SIDE_EMIT: `{requestId?, packet}`, the packet being
+/// `[event, ...args]`. With a `requestId`, every other server answers once
+/// with a SERVER_SIDE_EMIT_RESPONSE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSideEmitData {
+    /// Set when the sender waits for one answer per server.
+    #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// `[event, ...args]`.
+    pub packet: Vec<Value>,
+}
+
+impl MayHoldBinary for ServerSideEmitData {
+    fn has_binary(&self) -> bool {
+        self.packet.iter().any(Value::has_binary)
+    }
+}
+
+/// The data of a response (types 8, 10, 11 and 12), published on the
+/// requester's channel (`socket.io#/#<uid>#`): `{requestId, ...}` plus
+/// `sockets` (FETCH_SOCKETS_RESPONSE), `packet` (SERVER_SIDE_EMIT_RESPONSE:
+/// the ack's one argument; BROADCAST_ACK: the client's first ack argument)
+/// or `clientCount` (BROADCAST_CLIENT_COUNT). The responder's uid is the
+/// message's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseData {
+    /// The request answered.
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+    /// FETCH_SOCKETS_RESPONSE: `{id, handshake, rooms, data}` per socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<Vec<Value>>,
+    /// SERVER_SIDE_EMIT_RESPONSE, BROADCAST_ACK: the argument (absent when
+    /// the ack had none: `undefined` does not survive JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packet: Option<Value>,
+    /// BROADCAST_CLIENT_COUNT: how many clients the server sent it to.
+    #[serde(
+        rename = "clientCount",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_count: Option<u64>,
+}
+
+impl MayHoldBinary for ResponseData {
+    fn has_binary(&self) -> bool {
+        self.sockets.iter().flatten().any(Value::has_binary)
+            || self.packet.as_ref().is_some_and(Value::has_binary)
+    }
+}
+// ANCHOR_END: requests
+
+/// Just the head of a cluster message, to pick the type to decode.
+#[derive(Debug, Deserialize)]
+pub struct Head {
+    /// The [`MessageType`] number.
+    #[serde(rename = "type")]
+    pub kind: u8,
+    /// The sender.
+    pub uid: String,
+    /// Its namespace.
+    pub nsp: String,
+}
+
+impl Head {
+    /// Read the head of a message: JSON when it starts with `{`, msgpack
+    /// otherwise.
+    pub fn decode(bytes: &[u8]) -> Result<Head, WireError> {
+        decode_either(bytes)
+    }
+}
+
+fn decode_either<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, WireError> {
+    if bytes.first() == Some(&b'{') {
+        serde_json::from_slice(bytes).map_err(|e| WireError::Json(e.to_string()))
+    } else {
+        rmp_serde::from_slice(bytes).map_err(|e| WireError::Msgpack(e.to_string()))
+    }
+}
+
+impl MessageType {
+    /// The type for a number.
+    pub fn from_number(n: u8) -> Option<MessageType> {
+        use MessageType::*;
+        [
+            InitialHeartbeat,
+            Heartbeat,
+            Broadcast,
+            SocketsJoin,
+            SocketsLeave,
+            DisconnectSockets,
+            FetchSockets,
+            FetchSocketsResponse,
+            ServerSideEmit,
+            ServerSideEmitResponse,
+            BroadcastClientCount,
+            BroadcastAck,
+            AdapterClose,
+        ]
+        .get(usize::from(n).checked_sub(1)?)
+        .copied()
+    }
+
+    /// Whether it answers a request (and goes to the requester's channel).
+    pub fn is_response(self) -> bool {
+        use MessageType::*;
+        matches!(
+            self,
+            FetchSocketsResponse | ServerSideEmitResponse | BroadcastClientCount | BroadcastAck
+        )
+    }
+}
+
 // ANCHOR: cluster_message
 /// One cluster message: `{type, data, uid, nsp}` (the sender's uid and
 /// namespace come last, as Node adds them last).
@@ -109,11 +264,7 @@ impl<D: Serialize + DeserializeOwned + MayHoldBinary> ClusterMessage<D> {
 
     /// Read one: JSON when it starts with `{`, msgpack otherwise.
     pub fn decode(bytes: &[u8]) -> Result<ClusterMessage<D>, WireError> {
-        if bytes.first() == Some(&b'{') {
-            serde_json::from_slice(bytes).map_err(|e| WireError::Json(e.to_string()))
-        } else {
-            rmp_serde::from_slice(bytes).map_err(|e| WireError::Msgpack(e.to_string()))
-        }
+        decode_either(bytes)
     }
 }
 // ANCHOR_END: cluster_message

@@ -22,14 +22,24 @@
 //! - a **publisher** thread `SPUBLISH`es each message on the master that
 //!   owns its channel, and reads the slot map again after a `MOVED`.
 //!
-//! What is in: broadcasts (to rooms, with `except`, both ways) and
-//! `socketsJoin` / `socketsLeave` / `disconnectSockets`. Not in yet:
-//! heartbeats and requests (`fetchSockets`, `serverSideEmit`, broadcasts
-//! with acks): those are answered from this server's own sockets, and
-//! Node's servers, which count peers by heartbeat, do not wait for ours.
-//! A slot map that changes while running (resharding, failover) is only
-//! noticed by the publisher.
+//! The servers' requests (`fetchSockets`, `serverSideEmit` with acks,
+//! broadcasts with acks) go on the namespace's channel too, and the
+//! answers on the requester's own channel, `socket.io#/#<uid>#`. How many
+//! servers should answer is the namespace channel's subscriber count,
+//! `PUBSUB SHARDNUMSUB socket.io#/#` (asked of the master that owns it,
+//! just before the request goes out), minus the requester: Node's sharded
+//! adapter (`socket.io-adapter`'s plain `ClusterAdapter`) counts its peers
+//! this way, not by heartbeats, so a netladder server is counted as soon
+//! as it is subscribed, and answers. A request gives up after the requests
+//! timeout (5 s) and reports who answered.
+//!
+//! `allRooms` has no message in this protocol (Node's sharded adapter has
+//! no `allRooms`): [`Server::all_rooms`](crate::socketio::Server::all_rooms)
+//! answers with this server's rooms and a report that says so. A slot map
+//! that changes while running (resharding, failover) is only noticed by
+//! the publisher.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -37,17 +47,24 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
+use super::adapter::{socket_info, socket_value};
 use super::channels::{ShardedChannels, looks_like_a_socket_id};
-use super::cluster::{BroadcastData, ClusterMessage, MayHoldBinary, MessageType, SubscriptionMode};
+use super::cluster::{
+    BroadcastData, ClusterMessage, FetchSocketsData, Head, MayHoldBinary, MessageType, OpData,
+    ResponseData, ServerSideEmitData, SubscriptionMode,
+};
 use super::hub::{RedisOptions, Wake};
-use super::wire::{WireError, WireOpts, WirePacket};
+use super::wire::{WireOpts, WirePacket};
+use crate::socketio::Value;
 use crate::socketio::adapter::{
     Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId,
 };
-use crate::socketio::cluster::Remote;
+use crate::socketio::cluster::{
+    Answers, ClusterRequest, Remote, Reply, ReplyTo, Report, RequestId,
+};
 use crate::socketio::packet::{Encoded, Limits};
 
 // ANCHOR: slot
@@ -133,9 +150,40 @@ impl SlotMap {
     }
 }
 
+// ANCHOR: commands
+/// What the publisher thread is asked to do.
+enum Command {
+    /// `SPUBLISH channel payload`.
+    Publish { channel: String, payload: Vec<u8> },
+    /// A request: `PUBSUB SHARDNUMSUB count` first, the answer to the
+    /// adapter of `nsp` (so it is in the mailbox before any response),
+    /// then `SPUBLISH channel payload`.
+    Request {
+        nsp: String,
+        request_id: String,
+        count: String,
+        channel: String,
+        payload: Vec<u8>,
+    },
+}
+
+/// What arrives in an adapter's mailbox.
+enum Incoming {
+    /// A message on one of the namespace's channels.
+    Message(Vec<u8>),
+    /// How many servers listen on the namespace's channel, this one
+    /// included, for a request of ours (an error when Redis could not be
+    /// asked: the request then was not sent).
+    Servers {
+        request_id: String,
+        count: Result<usize, String>,
+    },
+}
+// ANCHOR_END: commands
+
 struct Route {
     token: u64,
-    mailbox: SyncSender<Vec<u8>>,
+    mailbox: SyncSender<Incoming>,
     channels: BTreeSet<String>,
 }
 
@@ -154,7 +202,21 @@ struct Shared {
 }
 
 impl Shared {
-    fn register(&self, nsp: &str, channels: BTreeSet<String>) -> (u64, Receiver<Vec<u8>>) {
+    fn new(opts: RedisOptions, uid: String, wake: Wake) -> Shared {
+        Shared {
+            opts,
+            uid,
+            shutdown: AtomicBool::new(false),
+            routes: Mutex::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+            next_token: AtomicU64::new(0),
+            subscribed: Mutex::new(Vec::new()),
+            dropped: AtomicU64::new(0),
+            wake,
+        }
+    }
+
+    fn register(&self, nsp: &str, channels: BTreeSet<String>) -> (u64, Receiver<Incoming>) {
         let (tx, rx) = mpsc::sync_channel(self.opts.mailbox);
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let route = Route {
@@ -197,10 +259,10 @@ impl Shared {
             .collect()
     }
 
-    fn deliver(&self, nsp: &str, payload: Vec<u8>) {
+    fn deliver(&self, nsp: &str, incoming: Incoming) {
         let routes = self.routes.lock().expect("no panics while locked");
         let Some(route) = routes.get(nsp) else { return };
-        if route.mailbox.try_send(payload).is_err() {
+        if route.mailbox.try_send(incoming).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -229,7 +291,7 @@ impl Shared {
 /// of its [`ShardedAdapter`]s. Dropping it stops the threads.
 pub struct ShardedHub {
     shared: Arc<Shared>,
-    commands: SyncSender<(String, Vec<u8>)>,
+    commands: SyncSender<Command>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -238,7 +300,7 @@ impl ShardedHub {
     /// on a malformed URL.
     pub fn start(opts: RedisOptions, wake: Wake) -> Result<ShardedHub, ::redis::RedisError> {
         ::redis::Client::open(opts.url.as_str())?;
-        let uid = super::new_uid().map_err(|e| {
+        let uid = random_id().map_err(|e| {
             ::redis::RedisError::from((
                 ::redis::ErrorKind::ClientError,
                 "no randomness for the uid",
@@ -246,17 +308,7 @@ impl ShardedHub {
             ))
         })?;
         let (commands, queue) = mpsc::sync_channel(opts.queue);
-        let shared = Arc::new(Shared {
-            opts,
-            uid,
-            shutdown: AtomicBool::new(false),
-            routes: Mutex::new(BTreeMap::new()),
-            generation: AtomicU64::new(0),
-            next_token: AtomicU64::new(0),
-            subscribed: Mutex::new(Vec::new()),
-            dropped: AtomicU64::new(0),
-            wake,
-        });
+        let shared = Arc::new(Shared::new(opts, uid, wake));
         let s = Arc::clone(&shared);
         let sup = std::thread::Builder::new()
             .name("redis-ssub".into())
@@ -285,7 +337,8 @@ impl ShardedHub {
         }
     }
 
-    /// This server's uid on the wire.
+    /// This server's uid on the wire (16 hex digits, as Node's
+    /// `ClusterAdapter` makes them).
     pub fn uid(&self) -> &str {
         &self.shared.uid
     }
@@ -308,6 +361,14 @@ impl ShardedHub {
     }
 }
 // ANCHOR_END: hub
+
+/// A fresh id the way `socket.io-adapter`'s `ClusterAdapter` makes its
+/// uids and request ids: 8 random bytes in hex.
+fn random_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 impl Drop for ShardedHub {
     fn drop(&mut self) {
@@ -465,7 +526,7 @@ fn listen(
             if let Some((channel, payload)) = smessage(push)
                 && let Some(nsp) = current.get(&channel)
             {
-                shared.deliver(nsp, payload);
+                shared.deliver(nsp, Incoming::Message(payload));
             }
         }
     }
@@ -496,110 +557,144 @@ fn smessage(push: ::redis::PushInfo) -> Option<(String, Vec<u8>)> {
 // ANCHOR_END: subscriber
 
 // ANCHOR: publisher
-fn publisher(shared: &Shared, queue: Receiver<(String, Vec<u8>)>) {
-    let mut map: Option<SlotMap> = None;
-    let mut cons: HashMap<String, ::redis::Connection> = HashMap::new();
+fn publisher(shared: &Shared, queue: Receiver<Command>) {
+    let mut links = Links::default();
     loop {
-        let (channel, payload) = match queue.recv_timeout(Duration::from_millis(100)) {
+        let command = match queue.recv_timeout(Duration::from_millis(100)) {
             Ok(c) => c,
             Err(RecvTimeoutError::Timeout) if !shared.stopping() => continue,
             Err(_) => return,
         };
-        if map.is_none() {
-            map = slot_map(&shared.opts, &shared.opts.url)
-                .map_err(|e| tracing::warn!(error = %e, "no slot map: message dropped"))
-                .ok();
-        }
-        let Some(owner) = map.as_ref().and_then(|m| m.owner(&channel)) else {
-            shared.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let owner = owner.to_owned();
-        if !cons.contains_key(&owner) {
-            match connect(&node_url(&owner), shared.opts.io_timeout) {
-                Ok(c) => {
-                    cons.insert(owner.clone(), c);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, owner, "cannot reach the channel's master");
-                    shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    map = None;
+        let (channel, payload) = match command {
+            Command::Publish { channel, payload } => (channel, payload),
+            Command::Request {
+                nsp,
+                request_id,
+                count,
+                channel,
+                payload,
+            } => {
+                // The namespace channel's subscribers live on its master.
+                let servers = links.on_owner(shared, &count, |con| {
+                    ::redis::cmd("PUBSUB")
+                        .arg("SHARDNUMSUB")
+                        .arg(&count)
+                        .query::<Vec<(String, usize)>>(con)
+                        .map(|r| super::tracker::servers_from_numsub(&r, &count))
+                });
+                let failed = servers.is_err();
+                shared.deliver(
+                    &nsp,
+                    Incoming::Servers {
+                        request_id,
+                        count: servers,
+                    },
+                );
+                if failed {
                     continue;
                 }
+                (channel, payload)
             }
-        }
-        let Some(con) = cons.get_mut(&owner) else {
-            continue;
         };
-        let sent = ::redis::cmd("SPUBLISH")
-            .arg(&channel)
-            .arg(&payload)
-            .query::<i64>(con);
+        let sent = links.on_owner(shared, &channel, |con| {
+            ::redis::cmd("SPUBLISH")
+                .arg(&channel)
+                .arg(&payload)
+                .query::<i64>(con)
+        });
         if let Err(e) = sent {
             tracing::warn!(error = %e, channel, "SPUBLISH failed: message dropped");
             shared.dropped.fetch_add(1, Ordering::Relaxed);
-            // MOVED, a lost node: ask for the slot map and connect again.
-            cons.remove(&owner);
-            map = None;
         }
+    }
+}
+
+/// The publisher's connections, one per master, and the slot map.
+#[derive(Default)]
+struct Links {
+    map: Option<SlotMap>,
+    cons: HashMap<String, ::redis::Connection>,
+}
+
+impl Links {
+    /// Run `command` on the master that owns `channel`. After an error (a
+    /// `MOVED`, a lost node) the connection and the slot map are dropped,
+    /// to be asked for again next time.
+    fn on_owner<T>(
+        &mut self,
+        shared: &Shared,
+        channel: &str,
+        command: impl FnOnce(&mut ::redis::Connection) -> ::redis::RedisResult<T>,
+    ) -> Result<T, String> {
+        if self.map.is_none() {
+            self.map = Some(slot_map(&shared.opts, &shared.opts.url).map_err(|e| e.to_string())?);
+        }
+        let Some(owner) = self.map.as_ref().and_then(|m| m.owner(channel)) else {
+            self.map = None;
+            return Err(format!("no master owns the slot of {channel}"));
+        };
+        let owner = owner.to_owned();
+        let con = match self.cons.entry(owner.clone()) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => match connect(&node_url(&owner), shared.opts.io_timeout) {
+                Ok(c) => v.insert(c),
+                Err(e) => {
+                    self.map = None;
+                    return Err(format!("cannot reach {owner}: {e}"));
+                }
+            },
+        };
+        command(con).map_err(|e| {
+            self.cons.remove(&owner);
+            self.map = None;
+            e.to_string()
+        })
     }
 }
 // ANCHOR_END: publisher
 
-/// The data of SOCKETS_JOIN / SOCKETS_LEAVE (`{opts, rooms}`) and
-/// DISCONNECT_SOCKETS (`{opts, close}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OpData {
-    /// Which sockets.
-    pub opts: WireOpts,
-    /// The rooms to join or leave.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rooms: Option<Vec<String>>,
-    /// Whether to close the whole connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close: Option<bool>,
+/// What kind of answers a request of ours waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// FETCH_SOCKETS_RESPONSE, one per server.
+    Fetch,
+    /// SERVER_SIDE_EMIT_RESPONSE, one per server.
+    ServerSideAck,
+    /// BROADCAST_CLIENT_COUNT once per server, then BROADCAST_ACK per
+    /// client, until the broadcast's own timeout.
+    BroadcastAck,
 }
 
-impl MayHoldBinary for OpData {
-    fn has_binary(&self) -> bool {
-        false
-    }
-}
-
-/// Just the head of a cluster message, to pick the type to decode.
-#[derive(Deserialize)]
-struct Head {
-    #[serde(rename = "type")]
-    kind: u8,
-    uid: String,
-    nsp: String,
-}
-
-fn decode<D: DeserializeOwned>(bytes: &[u8]) -> Result<D, WireError> {
-    if bytes.first() == Some(&b'{') {
-        serde_json::from_slice(bytes).map_err(|e| WireError::Json(e.to_string()))
-    } else {
-        rmp_serde::from_slice(bytes).map_err(|e| WireError::Msgpack(e.to_string()))
-    }
+/// A request of ours, until every server answered or its deadline.
+struct Outgoing {
+    id: RequestId,
+    kind: Kind,
+    /// The other servers (SHARDNUMSUB minus this one), once Redis said.
+    expected: Option<usize>,
+    deadline: Instant,
+    /// `(responder uid, answer)`, in arrival order.
+    answers: Vec<(String, ResponseData)>,
 }
 
 // ANCHOR: adapter
-/// A namespace's adapter on sharded pub/sub: rooms in memory, broadcasts
-/// and server-side operations shared in Node's cluster format.
+/// A namespace's adapter on sharded pub/sub: rooms in memory; broadcasts,
+/// server-side operations and requests shared in Node's cluster format.
 pub struct ShardedAdapter {
     local: InMemoryAdapter,
     nsp: String,
     channels: ShardedChannels,
     shared: Arc<Shared>,
     token: u64,
-    commands: SyncSender<(String, Vec<u8>)>,
-    mailbox: Receiver<Vec<u8>>,
+    commands: SyncSender<Command>,
+    mailbox: Receiver<Incoming>,
+    timeout: Duration,
+    requests: HashMap<String, Outgoing>,
     out: VecDeque<Remote>,
 }
 // ANCHOR_END: adapter
 
 impl ShardedAdapter {
-    fn new(nsp: &str, shared: Arc<Shared>, commands: SyncSender<(String, Vec<u8>)>) -> Self {
+    fn new(nsp: &str, shared: Arc<Shared>, commands: SyncSender<Command>) -> Self {
         let channels = ShardedChannels::new(&shared.opts.prefix, nsp);
         let base = [channels.main(), channels.response(&shared.uid)].into();
         let (token, mailbox) = shared.register(nsp, base);
@@ -607,10 +702,12 @@ impl ShardedAdapter {
             local: InMemoryAdapter::default(),
             nsp: nsp.to_owned(),
             channels,
+            timeout: shared.opts.requests_timeout,
             shared,
             token,
             commands,
             mailbox,
+            requests: HashMap::new(),
             out: VecDeque::new(),
         }
     }
@@ -636,89 +733,305 @@ impl ShardedAdapter {
             .set_channels(&self.nsp, self.token, self.wanted());
     }
 
-    fn publish<D: Serialize + DeserializeOwned + MayHoldBinary>(
+    /// A message of ours, `{type, data, uid, nsp}`, in its bytes.
+    fn message<D: Serialize + DeserializeOwned + MayHoldBinary>(
         &self,
-        channel: String,
         kind: MessageType,
         data: D,
-    ) {
-        let msg = ClusterMessage {
+    ) -> Vec<u8> {
+        ClusterMessage {
             kind: kind as u8,
             data: Some(data),
             uid: self.shared.uid.clone(),
             nsp: self.nsp.clone(),
-        };
-        if self.commands.try_send((channel, msg.encode())).is_err() {
+        }
+        .encode()
+    }
+
+    fn publish(&self, channel: String, payload: Vec<u8>) {
+        if self
+            .commands
+            .try_send(Command::Publish { channel, payload })
+            .is_err()
+        {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(nsp = self.nsp, "Redis publish queue full: message dropped");
         }
     }
 
+    fn request_id(&self) -> String {
+        // Only our own channel carries the answers: an id unique among
+        // this adapter's requests would do, a random one is Node's way.
+        random_id().unwrap_or_else(|_| {
+            format!(
+                "{:016x}",
+                self.shared.next_token.fetch_add(1, Ordering::Relaxed)
+            )
+        })
+    }
+
+    // ANCHOR: send_request
+    /// Publish a request on the namespace's channel; the publisher counts
+    /// the servers there first (SHARDNUMSUB), and the answers come to our
+    /// own channel until `deadline`.
+    fn send_request(
+        &mut self,
+        id: RequestId,
+        kind: Kind,
+        request_id: String,
+        payload: Vec<u8>,
+        deadline: Instant,
+    ) {
+        let command = Command::Request {
+            nsp: self.nsp.clone(),
+            request_id: request_id.clone(),
+            count: self.channels.main(),
+            channel: self.channels.main(),
+            payload,
+        };
+        let queued = self.commands.try_send(command).is_ok();
+        self.requests.insert(
+            request_id.clone(),
+            Outgoing {
+                id,
+                kind,
+                expected: None,
+                deadline,
+                answers: Vec::new(),
+            },
+        );
+        if !queued {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.finish(&request_id, false, Some("the Redis queue is full".into()));
+        }
+    }
+    // ANCHOR_END: send_request
+
+    /// End a request: its answers and report go to the server (a broadcast
+    /// with acks ends quietly: the server's own timer ends it there).
+    fn finish(&mut self, request_id: &str, timed_out: bool, error: Option<String>) {
+        let Some(o) = self.requests.remove(request_id) else {
+            return;
+        };
+        if o.kind == Kind::BroadcastAck {
+            if o.expected.is_none() {
+                // Redis never said how many: nobody else will answer.
+                self.out.push_back(Remote::Servers {
+                    id: o.id,
+                    servers: 0,
+                });
+            }
+            return;
+        }
+        let report = Report {
+            expected: o.expected,
+            answered: o.answers.len(),
+            responders: o.answers.iter().map(|(uid, _)| uid.clone()).collect(),
+            timed_out,
+            error,
+        };
+        let answers = match o.kind {
+            Kind::Fetch => Answers::Sockets(
+                o.answers
+                    .iter()
+                    .flat_map(|(_, r)| r.sockets.iter().flatten())
+                    .filter_map(|v| socket_info(&self.nsp, v))
+                    .collect(),
+            ),
+            Kind::ServerSideAck | Kind::BroadcastAck => Answers::Acks(
+                o.answers
+                    .into_iter()
+                    .map(|(_, r)| r.packet.unwrap_or(Value::Null))
+                    .collect(),
+            ),
+        };
+        self.out.push_back(Remote::Done {
+            id: o.id,
+            answers,
+            report,
+        });
+    }
+
+    fn on_incoming(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::Message(payload) => self.on_message(&payload),
+            Incoming::Servers { request_id, count } => {
+                let Some(o) = self.requests.get_mut(&request_id) else {
+                    return;
+                };
+                match count {
+                    Ok(n) => {
+                        // SHARDNUMSUB counts this server too.
+                        let others = n.saturating_sub(1);
+                        o.expected = Some(others);
+                        if o.kind == Kind::BroadcastAck {
+                            let id = o.id;
+                            self.out.push_back(Remote::Servers {
+                                id,
+                                servers: others,
+                            });
+                        } else if o.answers.len() >= others {
+                            self.finish(&request_id, false, None);
+                        }
+                    }
+                    Err(e) => self.finish(&request_id, false, Some(e)),
+                }
+            }
+        }
+    }
+
     // ANCHOR: on_message
     fn on_message(&mut self, payload: &[u8]) {
-        let head: Head = match decode(payload) {
+        let head = match Head::decode(payload) {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(nsp = self.nsp, error = %e, "malformed cluster message; ignored");
                 return;
             }
         };
+        let Some(kind) = MessageType::from_number(head.kind) else {
+            tracing::debug!(kind = head.kind, "unknown cluster message type; ignored");
+            return;
+        };
+        if kind.is_response() {
+            // On our own channel: an answer to one of our requests.
+            self.on_response(kind, head.uid, payload);
+            return;
+        }
         if head.uid == self.shared.uid || head.nsp != self.nsp {
             return;
         }
-        let broadcast = MessageType::Broadcast as u8;
-        let join = MessageType::SocketsJoin as u8;
-        let leave = MessageType::SocketsLeave as u8;
-        let disconnect = MessageType::DisconnectSockets as u8;
-        if head.kind == broadcast {
-            let Ok(msg) = decode::<ClusterMessage<BroadcastData>>(payload) else {
-                tracing::warn!(nsp = self.nsp, "malformed broadcast; ignored");
-                return;
-            };
-            let Some(mut data) = msg.data else { return };
-            // Node's sharded adapter leaves the packet's nsp out (its
-            // namespace is the message's): the "/" it would default to is
-            // wrong for any other namespace.
-            data.packet.nsp = self.nsp.clone();
-            if data.request_id.is_some() {
-                tracing::debug!("a broadcast with acks: not supported in sharded mode yet");
-                return;
-            }
-            match data.packet.to_packet() {
-                Ok(packet) => self.out.push_back(Remote::Broadcast {
-                    packet,
-                    opts: data.opts.to_options(),
-                }),
-                Err(e) => tracing::warn!(error = %e, "unusable broadcast; ignored"),
-            }
-        } else if [join, leave, disconnect].contains(&head.kind) {
-            let Ok(msg) = decode::<ClusterMessage<OpData>>(payload) else {
-                tracing::warn!(nsp = self.nsp, "malformed server-side operation; ignored");
-                return;
-            };
-            let Some(data) = msg.data else { return };
-            let rooms = data.rooms.unwrap_or_default();
-            let op = if head.kind == join {
-                ServerSideOp::Join(rooms)
-            } else if head.kind == leave {
-                ServerSideOp::Leave(rooms)
-            } else {
-                ServerSideOp::Disconnect {
-                    close: data.close.unwrap_or(false),
-                }
-            };
-            self.out.push_back(Remote::Op {
-                op,
-                opts: data.opts.to_options(),
-            });
-        } else {
-            tracing::trace!(
-                kind = head.kind,
-                "cluster message not handled in sharded mode"
-            );
+        let result = match kind {
+            MessageType::Broadcast => self.on_broadcast(head.uid, payload),
+            MessageType::SocketsJoin
+            | MessageType::SocketsLeave
+            | MessageType::DisconnectSockets => self.on_operation(kind, payload),
+            MessageType::FetchSockets => decode::<FetchSocketsData>(payload).map(|d| {
+                self.out.push_back(Remote::Fetch {
+                    to: reply_to(d.request_id, head.uid),
+                    opts: d.opts.to_options(),
+                });
+            }),
+            MessageType::ServerSideEmit => decode::<ServerSideEmitData>(payload).map(|d| {
+                let mut packet = d.packet.into_iter();
+                let Some(Value::String(name)) = packet.next() else {
+                    tracing::debug!("a server-side emit without an event name; ignored");
+                    return;
+                };
+                self.out.push_back(Remote::ServerSideEmit {
+                    name,
+                    args: packet.collect(),
+                    ack: d.request_id.map(|r| reply_to(r, head.uid)),
+                });
+            }),
+            // The heartbeats of socket.io-adapter's ClusterAdapterWithHeartbeat
+            // (Node's sharded adapter neither sends them nor needs them: it
+            // counts servers with SHARDNUMSUB, as we do).
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(nsp = self.nsp, ?kind, error = %e, "malformed cluster message; ignored");
         }
     }
     // ANCHOR_END: on_message
+
+    fn on_broadcast(&mut self, from: String, payload: &[u8]) -> Result<(), String> {
+        let mut data = decode::<BroadcastData>(payload)?;
+        // Node's sharded adapter leaves the packet's nsp out (its
+        // namespace is the message's): the "/" it would default to is
+        // wrong for any other namespace.
+        data.packet.nsp = self.nsp.clone();
+        let packet = data.packet.to_packet().map_err(|e| e.to_string())?;
+        let opts = data.opts.to_options();
+        match data.request_id {
+            None => self.out.push_back(Remote::Broadcast { packet, opts }),
+            Some(request_id) => {
+                let timeout = data
+                    .opts
+                    .flags
+                    .timeout
+                    .map_or(self.timeout, Duration::from_millis);
+                self.out.push_back(Remote::BroadcastWithAck {
+                    to: reply_to(request_id, from),
+                    packet,
+                    opts,
+                    timeout,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn on_operation(&mut self, kind: MessageType, payload: &[u8]) -> Result<(), String> {
+        let data = decode::<OpData>(payload)?;
+        let rooms = data.rooms.unwrap_or_default();
+        let op = match kind {
+            MessageType::SocketsJoin => ServerSideOp::Join(rooms),
+            MessageType::SocketsLeave => ServerSideOp::Leave(rooms),
+            _ => ServerSideOp::Disconnect {
+                close: data.close.unwrap_or(false),
+            },
+        };
+        self.out.push_back(Remote::Op {
+            op,
+            opts: data.opts.to_options(),
+        });
+        Ok(())
+    }
+
+    // ANCHOR: on_response
+    fn on_response(&mut self, kind: MessageType, from: String, payload: &[u8]) {
+        let data = match decode::<ResponseData>(payload) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(nsp = self.nsp, error = %e, "malformed response; ignored");
+                return;
+            }
+        };
+        let request_id = data.request_id.clone();
+        let Some(o) = self.requests.get_mut(&request_id) else {
+            return; // too late, or not ours
+        };
+        match (o.kind, kind) {
+            (Kind::BroadcastAck, MessageType::BroadcastClientCount) => {
+                self.out.push_back(Remote::ClientCount {
+                    id: o.id,
+                    clients: data.client_count.unwrap_or(0),
+                });
+            }
+            (Kind::BroadcastAck, MessageType::BroadcastAck) => {
+                self.out.push_back(Remote::Ack {
+                    id: o.id,
+                    value: data.packet.unwrap_or(Value::Null),
+                });
+            }
+            (Kind::Fetch, MessageType::FetchSocketsResponse)
+            | (Kind::ServerSideAck, MessageType::ServerSideEmitResponse) => {
+                o.answers.push((from, data));
+                if o.expected.is_some_and(|e| o.answers.len() >= e) {
+                    self.finish(&request_id, false, None);
+                }
+            }
+            _ => tracing::debug!(?kind, "a response of another type than asked; ignored"),
+        }
+    }
+    // ANCHOR_END: on_response
+}
+
+/// Where an answer to server `uid`'s request goes.
+fn reply_to(request_id: String, uid: String) -> ReplyTo {
+    ReplyTo {
+        request_id,
+        uid: Some(uid),
+    }
+}
+
+/// The data of a message whose type is known.
+fn decode<D: Serialize + DeserializeOwned + MayHoldBinary>(payload: &[u8]) -> Result<D, String> {
+    ClusterMessage::<D>::decode(payload)
+        .map_err(|e| e.to_string())?
+        .data
+        .ok_or_else(|| "no data".to_owned())
 }
 
 impl Drop for ShardedAdapter {
@@ -779,7 +1092,7 @@ impl Adapter for ShardedAdapter {
                 let channel = self
                     .channels
                     .for_broadcast(&data, SubscriptionMode::Dynamic);
-                self.publish(channel, MessageType::Broadcast, data);
+                self.publish(channel, self.message(MessageType::Broadcast, data));
             }
             Err(e) => tracing::warn!(error = %e, "a broadcast that cannot be read back"),
         }
@@ -815,17 +1128,150 @@ impl Adapter for ShardedAdapter {
                 },
             ),
         };
-        self.publish(self.channels.main(), kind, data);
+        self.publish(self.channels.main(), self.message(kind, data));
     }
+
+    // ANCHOR: cluster_request
+    fn cluster_request(&mut self, id: RequestId, request: ClusterRequest, now: Instant) -> bool {
+        let rid = self.request_id();
+        match request {
+            ClusterRequest::FetchSockets(opts) => {
+                let data = FetchSocketsData {
+                    opts: WireOpts::from_options(&opts),
+                    request_id: rid.clone(),
+                };
+                let payload = self.message(MessageType::FetchSockets, data);
+                self.send_request(id, Kind::Fetch, rid, payload, now + self.timeout);
+            }
+            ClusterRequest::ServerSideEmit(packet) => {
+                let data = ServerSideEmitData {
+                    request_id: None,
+                    packet,
+                };
+                let payload = self.message(MessageType::ServerSideEmit, data);
+                self.publish(self.channels.main(), payload);
+            }
+            ClusterRequest::ServerSideEmitWithAck(packet) => {
+                let data = ServerSideEmitData {
+                    request_id: Some(rid.clone()),
+                    packet,
+                };
+                let payload = self.message(MessageType::ServerSideEmit, data);
+                self.send_request(id, Kind::ServerSideAck, rid, payload, now + self.timeout);
+            }
+            ClusterRequest::BroadcastWithAck {
+                packet,
+                opts,
+                timeout,
+            } => {
+                let Ok(mut wire) = WirePacket::from_encoded(&packet, Limits::default()) else {
+                    return false;
+                };
+                wire.id = None;
+                let mut wire_opts = WireOpts::from_options(&opts);
+                wire_opts.flags.timeout = Some(timeout.as_millis() as u64);
+                let data = BroadcastData {
+                    packet: wire,
+                    request_id: Some(rid.clone()),
+                    opts: wire_opts,
+                };
+                let payload = self.message(MessageType::Broadcast, data);
+                self.send_request(id, Kind::BroadcastAck, rid, payload, now + timeout);
+            }
+            ClusterRequest::AllRooms => {
+                // No such message between ClusterAdapters: our rooms only
+                // (the server adds them), and a report that says why.
+                self.out.push_back(Remote::Done {
+                    id,
+                    answers: Answers::Rooms(Vec::new()),
+                    report: Report {
+                        error: Some(
+                            "the sharded adapter's protocol has no all-rooms request: \
+                             this server's rooms only"
+                                .into(),
+                        ),
+                        ..Report::default()
+                    },
+                });
+            }
+        }
+        true
+    }
+    // ANCHOR_END: cluster_request
+
+    // ANCHOR: reply
+    fn reply(&mut self, reply: Reply) {
+        let (to, kind, data) = match reply {
+            Reply::Sockets { to, sockets } => {
+                let data = ResponseData {
+                    request_id: to.request_id.clone(),
+                    sockets: Some(sockets.into_iter().map(socket_value).collect()),
+                    ..ResponseData::default()
+                };
+                (to, MessageType::FetchSocketsResponse, data)
+            }
+            Reply::ServerSideAck { to, value } => {
+                let data = ResponseData {
+                    request_id: to.request_id.clone(),
+                    packet: Some(value),
+                    ..ResponseData::default()
+                };
+                (to, MessageType::ServerSideEmitResponse, data)
+            }
+            Reply::ClientCount { to, clients } => {
+                let data = ResponseData {
+                    request_id: to.request_id.clone(),
+                    client_count: Some(clients),
+                    ..ResponseData::default()
+                };
+                (to, MessageType::BroadcastClientCount, data)
+            }
+            Reply::Ack { to, value } => {
+                let data = ResponseData {
+                    request_id: to.request_id.clone(),
+                    packet: Some(value),
+                    ..ResponseData::default()
+                };
+                (to, MessageType::BroadcastAck, data)
+            }
+        };
+        let Some(uid) = to.uid else {
+            tracing::debug!("an answer for a requester without a uid; dropped");
+            return;
+        };
+        // To the requester's own channel.
+        self.publish(self.channels.response(&uid), self.message(kind, data));
+    }
+    // ANCHOR_END: reply
 
     fn poll_remote(&mut self, _now: Instant) -> Option<Remote> {
         while self.out.is_empty() {
             match self.mailbox.try_recv() {
-                Ok(payload) => self.on_message(&payload),
+                Ok(incoming) => self.on_incoming(incoming),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
         self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.requests.values().map(|o| o.deadline).min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .requests
+            .iter()
+            .filter(|(_, o)| o.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let timed_out = self
+                .requests
+                .get(&id)
+                .is_some_and(|o| o.expected.is_none_or(|e| o.answers.len() < e));
+            self.finish(&id, timed_out, None);
+        }
     }
 }
 
@@ -864,15 +1310,27 @@ mod tests {
     #[test]
     fn server_side_operations_read_as_node_writes_them() {
         let json = br#"{"type":4,"data":{"opts":{"rooms":["a"],"except":[]},"rooms":["b"]},"uid":"xyz","nsp":"/"}"#;
-        let msg: ClusterMessage<OpData> = decode(json).unwrap();
-        let data = msg.data.unwrap();
+        let data: OpData = decode(json).unwrap();
         assert_eq!(data.rooms, Some(vec!["b".to_owned()]));
         assert_eq!(data.opts.rooms, vec!["a".to_owned()]);
-        let head: Head = decode(json).unwrap();
+        let head = Head::decode(json).unwrap();
         assert_eq!(
             (head.kind, head.uid.as_str(), head.nsp.as_str()),
             (4, "xyz", "/")
         );
-        assert!(decode::<Head>(b"{").is_err());
+        assert!(Head::decode(b"{").is_err());
+        assert!(decode::<OpData>(br#"{"type":4,"uid":"xyz","nsp":"/"}"#).is_err());
+    }
+
+    #[test]
+    fn ids_look_like_nodes() {
+        let a = random_id().unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(a, random_id().unwrap());
     }
 }
+
+#[cfg(test)]
+#[path = "sharded_tests.rs"]
+mod request_tests;
