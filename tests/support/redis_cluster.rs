@@ -1,19 +1,13 @@
-//! A Redis 7 Cluster of the test's own: three `redis-server
-//! --cluster-enabled yes` on free loopback ports in a temp dir, joined by
-//! `redis-cli --cluster create`; killed and removed on drop. Include it
-//! next to `redis.rs` as `mod support` (it uses its helpers):
-//!
-//! ```ignore
-//! #[path = "support/redis.rs"] mod support;
-//! #[path = "support/redis_cluster.rs"] mod redis_cluster;
-//! ```
+//! A 3-node Redis 7 Cluster of the caller's own: three `redis-server
+//! --cluster-enabled yes` on free loopback ports (their bus ports, +10000,
+//! free too) in a temp dir, joined by `redis-cli --cluster create`, no
+//! replicas. Killed and removed on drop. `None` (after saying why) without
+//! Redis 7 or redis-cli. Used by `benches/redis_cpu.rs` and `tests/ch06_sharded.rs`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use super::support::{installed, ping};
 
 pub struct RedisCluster {
     nodes: Vec<Child>,
@@ -21,7 +15,7 @@ pub struct RedisCluster {
     dir: PathBuf,
 }
 
-/// Redis's major version, if redis-cli is there too (it joins the nodes).
+/// Redis's major version, if redis-server and redis-cli are installed.
 fn redis_major() -> Option<u32> {
     let out = Command::new("redis-server")
         .arg("--version")
@@ -46,19 +40,15 @@ fn free_port() -> u16 {
     }
 }
 
-fn cluster_ok(port: u16) -> bool {
+fn query(port: u16, cmd: &redis::Cmd) -> Option<String> {
     redis::Client::open(format!("redis://127.0.0.1:{port}"))
         .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
-        .and_then(|mut con| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut con))
-        .is_ok_and(|info| info.contains("cluster_state:ok"))
+        .and_then(|mut con| cmd.query::<String>(&mut con))
+        .ok()
 }
 
 impl RedisCluster {
-    /// Start it; `None` (after saying why) without Redis 7 and redis-cli.
     pub fn start() -> Option<RedisCluster> {
-        if !installed() {
-            return None;
-        }
         match redis_major() {
             Some(v) if v >= 7 => {}
             Some(v) => {
@@ -66,11 +56,14 @@ impl RedisCluster {
                 return None;
             }
             None => {
-                eprintln!("SKIPPED: redis-cli is not installed (it comes with redis-server)");
+                eprintln!(
+                    "SKIPPED: redis-server or redis-cli is not installed (apt-get install \
+                     redis-server; scripts/test-all installs it when run as root)"
+                );
                 return None;
             }
         }
-        let dir = std::env::temp_dir().join(format!("netladder-sharded-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("netladder-cluster-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temp dir");
         let mut cluster = RedisCluster {
             nodes: Vec::new(),
@@ -93,8 +86,9 @@ impl RedisCluster {
             cluster.nodes.push(child);
             cluster.ports.push(port);
         }
+        let ping = redis::cmd("PING");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !cluster.ports.iter().all(|p| ping(*p)) {
+        while !cluster.ports.iter().all(|p| query(*p, &ping).is_some()) {
             assert!(Instant::now() < deadline, "the cluster nodes did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -114,17 +108,20 @@ impl RedisCluster {
             "redis-cli --cluster create: {}",
             String::from_utf8_lossy(&out.stdout)
         );
+        let mut info = redis::cmd("CLUSTER");
+        info.arg("INFO");
+        let ok = |p: &u16| query(*p, &info).is_some_and(|i| i.contains("cluster_state:ok"));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !cluster.ports.iter().all(|p| cluster_ok(*p)) {
+        while !cluster.ports.iter().all(ok) {
             assert!(Instant::now() < deadline, "the cluster did not become ok");
             std::thread::sleep(Duration::from_millis(100));
         }
         Some(cluster)
     }
 
-    /// The URL of node `i`.
+    /// The URL of node `i` (mod 3).
     pub fn url(&self, i: usize) -> String {
-        format!("redis://127.0.0.1:{}", self.ports[i])
+        format!("redis://127.0.0.1:{}", self.ports[i % self.ports.len()])
     }
 }
 

@@ -12,8 +12,11 @@
 //! (machine, date, settings). Everything runs on 127.0.0.1 and stops by
 //! itself. `--replot DIR` redraws the plots of an earlier run from its
 //! `results.csv` and `run.txt`, without measuring anything.
+//! `--redis-cpu DIR` draws chapter 6's Redis CPU plot from what `cargo
+//! bench --bench redis_cpu` wrote (see `redis_cpu`).
 
 mod plot;
+mod redis_cpu;
 mod run;
 mod sio;
 
@@ -51,6 +54,11 @@ struct Args {
     /// run.txt (an earlier run's output).
     #[arg(long, value_name = "DIR")]
     replot: Option<PathBuf>,
+    /// Measure nothing: draw chapter 6's Redis CPU plot (redis-cpu.svg) in
+    /// DIR from the redis-cpu.csv and redis-cpu-run.txt that `cargo bench
+    /// --bench redis_cpu -- --out DIR` wrote there.
+    #[arg(long, value_name = "DIR")]
+    redis_cpu: Option<PathBuf>,
     /// Chapter 5b instead: Socket.IO on netladder (both drivers), Node
     /// socket.io and socketioxide (echo with ack, room broadcast, idle).
     #[arg(long)]
@@ -70,6 +78,9 @@ fn main() -> Result<(), String> {
     let args = Args::parse();
     if let Some(dir) = &args.replot {
         return replot(dir);
+    }
+    if let Some(dir) = &args.redis_cpu {
+        return redis_cpu::plot(dir);
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::env::set_current_dir(&root).map_err(|e| e.to_string())?;

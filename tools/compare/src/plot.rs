@@ -9,7 +9,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use std::path::Path;
 
-const COLORS: [RGBColor; 5] = [
+pub(crate) const COLORS: [RGBColor; 5] = [
     RGBColor(214, 96, 77),
     RGBColor(67, 147, 195),
     RGBColor(90, 90, 90),
@@ -65,7 +65,7 @@ fn medians(rows: &[Row], server: &str, f: fn(&Row) -> Option<f64>) -> Vec<(f64, 
 }
 
 /// Writes `caption` (wrapped to two lines if long) into the strip.
-fn draw_caption<DB: DrawingBackend>(
+pub(crate) fn draw_caption<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     caption: &str,
 ) -> Result<(), String> {
