@@ -10,100 +10,40 @@
 //! cleanly while the others keep serving. Skipped with a message without
 //! redis-server or the Node peers.
 
+#[path = "support/cluster.rs"]
+#[allow(dead_code)] // each test file uses its own subset
+mod cluster;
 #[path = "support/redis.rs"]
 #[allow(dead_code)] // the restart helpers serve tests/ch06_cluster.rs
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use cluster::{Sio, node_peers, run_node_peer};
 use support::Redis;
-
-/// A `ch05-sio-server --redis`, killed on drop.
-struct Sio {
-    child: Child,
-    addr: String,
-}
-
-impl Sio {
-    fn start(redis: &Redis) -> Sio {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ch05-sio-server"))
-            .args(["--addr", "127.0.0.1:0", "--redis", &redis.url()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("ch05-sio-server starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Sio { child, addr }
-    }
-}
-
-impl Drop for Sio {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn node_peers() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    let installed = dir.join("node_modules/@socket.io/redis-adapter").is_dir()
-        && dir.join("node_modules/socket.io-client").is_dir();
-    if installed && Command::new("node").arg("--version").output().is_ok() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: node or the Node peers are missing (run `npm ci` in tests/node; \
-             scripts/test-all does)"
-        );
-        None
-    }
-}
 
 #[test]
 fn netladder_and_node_servers_serve_one_cluster() {
     let Some(redis) = Redis::start() else { return };
-    let Some(dir) = node_peers() else { return };
-    let a = Sio::start(&redis);
-    let b = Sio::start(&redis);
-    let mut peer = Command::new("node")
-        .arg(dir.join("redis_mixed_peer.mjs"))
-        .args([&redis.url(), &a.addr, &b.addr, &b.child.id().to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node starts");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = peer.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(100)) {
-        eprintln!("node: {line}");
-        let last = line == "ok done" || line.starts_with("FAIL");
-        seen.push(line);
-        if last {
-            break;
-        }
-    }
-    let status = peer.wait().unwrap();
+    let Some(dir) = node_peers(&["@socket.io/redis-adapter", "socket.io-client"]) else {
+        return;
+    };
+    let a = Sio::start(&redis.url(), &[]);
+    let b = Sio::start(&redis.url(), &[]);
+    // The peer stops B (SIGSTOP) for its fault step; B's drop resumes it.
+    let args = [
+        redis.url(),
+        a.addr.clone(),
+        b.addr.clone(),
+        b.child.id().to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (seen, status) = run_node_peer(
+        &dir,
+        "redis_mixed_peer.mjs",
+        &args,
+        Duration::from_secs(100),
+    );
     let expected = [
         "ok connected",
         "ok broadcast",

@@ -70,6 +70,42 @@ pub fn connect_sharded(
 }
 // ANCHOR_END: redis_sharded
 
+// ANCHOR: ready
+/// How long a server waits for Redis to confirm its subscriptions before
+/// it gives up (and says so) instead of listening.
+pub const READY_WITHIN: Duration = Duration::from_secs(5);
+
+/// Wait until `ready` (every subscription confirmed by Redis), polling,
+/// at most `within`. Pub/sub delivers only to subscriptions that exist
+/// when a message is published, so a server that said `listening` before
+/// this would miss what the others publish meanwhile. On timeout the
+/// error says what a direct `PING` to `url` gets.
+pub fn wait_ready(url: &str, within: Duration, ready: impl Fn() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        if Instant::now() >= deadline {
+            let why = match ping(url) {
+                Ok(()) => "it answers PING, but did not confirm them".to_owned(),
+                Err(e) => format!("it is unreachable: {e}"),
+            };
+            return Err(format!(
+                "Redis did not confirm the subscriptions within {} s ({why})",
+                within.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+// ANCHOR_END: ready
+
+fn ping(url: &str) -> Result<(), ::redis::RedisError> {
+    let client = ::redis::Client::open(url)?;
+    let mut con = client.get_connection_with_timeout(Duration::from_secs(1))?;
+    con.set_read_timeout(Some(Duration::from_secs(1)))?;
+    ::redis::cmd("PING").query::<String>(&mut con).map(drop)
+}
+
 fn text(v: &str) -> Value {
     Value::from(v)
 }

@@ -102,7 +102,7 @@ fn main() -> std::io::Result<()> {
     sio_app::setup(&mut server);
     sio_interop::setup(&mut server);
     let cluster_handle = Arc::new(OnceLock::new());
-    let _sharded = match args.redis.as_ref().filter(|_| args.redis_sharded) {
+    let sharded = match args.redis.as_ref().filter(|_| args.redis_sharded) {
         Some(url) => {
             match sio_cluster::connect_sharded(&mut server, url, Arc::clone(&cluster_handle)) {
                 Ok(hub) => Some(hub),
@@ -114,7 +114,7 @@ fn main() -> std::io::Result<()> {
         }
         None => None,
     };
-    let _hub = match args.redis.as_ref().filter(|_| !args.redis_sharded) {
+    let hub = match args.redis.as_ref().filter(|_| !args.redis_sharded) {
         Some(url) => match sio_cluster::connect(&mut server, url, Arc::clone(&cluster_handle)) {
             Ok(hub) => Some(hub),
             Err(e) => {
@@ -141,6 +141,22 @@ fn main() -> std::io::Result<()> {
         handlers
     });
     let _ = cluster_handle.set(io.handle());
+    // Say `listening` only once Redis has confirmed every subscription:
+    // a message published before that would be lost (pub/sub keeps
+    // nothing), so whoever uses this server from that line on misses
+    // nothing.
+    let ready: Option<Box<dyn Fn() -> bool>> = match (&hub, &sharded) {
+        (Some(hub), _) => Some(Box::new(|| hub.is_ready())),
+        (None, Some(hub)) => Some(Box::new(|| hub.is_ready())),
+        (None, None) => None,
+    };
+    if let (Some(url), Some(ready)) = (&args.redis, ready)
+        && let Err(e) = sio_cluster::wait_ready(url, sio_cluster::READY_WITHIN, ready)
+    {
+        eprintln!("--redis {url}: {e}");
+        io.shutdown();
+        std::process::exit(2);
+    }
     let factory = io.factory(|request| match request.path() {
         "/" | "/index.html" => Response::new(200)
             .header("Content-Type", "text/html; charset=utf-8")

@@ -344,7 +344,7 @@ impl ShardedHub {
     }
 
     /// Whether every master's subscriber is subscribed to what the
-    /// adapters want now.
+    /// adapters want now, each subscription confirmed by Redis.
     pub fn is_ready(&self) -> bool {
         let g = self.shared.generation.load(Ordering::SeqCst);
         let subs = self
@@ -484,6 +484,9 @@ fn listen(
     con.set_read_timeout(Some(Duration::from_millis(100)))?;
     let mut current: HashMap<String, String> = HashMap::new();
     let mut subscribed_for = u64::MAX;
+    // Confirmations still to come for `subscribed_for`: only when they are
+    // all in is the master counted as subscribed (`ShardedHub::is_ready`).
+    let mut unconfirmed = 0usize;
     loop {
         if shared.stopping() {
             return Ok(());
@@ -501,16 +504,16 @@ fn listen(
                 .collect();
             // One command per channel: a sharded subscription names
             // channels of one slot only (CROSSSLOT otherwise). The
-            // confirmations come back as messages, skipped below.
+            // confirmations come back as pushes, counted below.
             for (verb, list) in [("SSUBSCRIBE", add), ("SUNSUBSCRIBE", remove)] {
                 for c in list {
                     let packed = ::redis::cmd(verb).arg(c.as_str()).get_packed_command();
                     con.send_packed_command(&packed)?;
+                    unconfirmed += 1;
                 }
             }
             current = wanted;
             subscribed_for = generation;
-            seen.store(generation, Ordering::SeqCst);
             *backoff = Duration::from_millis(50);
         }
         match con.recv_response() {
@@ -518,16 +521,25 @@ fn listen(
             Err(e) if e.is_timeout() || interrupted(&e) => {}
             // An error reply (a refused subscription): say so, go on.
             Err(e) if !e.is_io_error() => {
+                unconfirmed = unconfirmed.saturating_sub(1);
                 tracing::warn!(error = %e, master, "Redis refused a sharded subscription");
             }
             Err(e) => return Err(e),
         }
         while let Ok(push) = pushes.try_recv() {
-            if let Some((channel, payload)) = smessage(push)
+            if matches!(
+                push.kind,
+                ::redis::PushKind::SSubscribe | ::redis::PushKind::SUnsubscribe
+            ) {
+                unconfirmed = unconfirmed.saturating_sub(1);
+            } else if let Some((channel, payload)) = smessage(push)
                 && let Some(nsp) = current.get(&channel)
             {
                 shared.deliver(nsp, Incoming::Message(payload));
             }
+        }
+        if unconfirmed == 0 {
+            seen.store(subscribed_for, Ordering::SeqCst);
         }
     }
 }
