@@ -396,8 +396,7 @@ impl Protocol for Conn {
             match parse_response_head(input) {
                 Ok(None) => return 0,
                 Ok(Some((head, rest))) => {
-                    let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
-                    if let Err(e) = handshake.check_response(head.status, &headers) {
+                    if let Err(e) = handshake.check_response(head.status, &head.headers) {
                         self.fail(&format!("handshake: {e}"), ctx);
                         return input.len();
                     }

@@ -147,14 +147,13 @@ impl Transport for WebSocket {
         match parse_response_head(input).map_err(|e| e.to_string())? {
             None => Ok(None),
             Some((head, rest)) => {
-                let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
                 self.handshake
-                    .check_response(head.status, &headers)
+                    .check_response(head.status, &head.headers)
                     .map_err(|e| e.to_string())?;
                 if let Some(offer) = self.handshake.deflate_offer() {
                     let params = self
                         .handshake
-                        .deflate_params(&headers)
+                        .deflate_params(&head.headers)
                         .ok_or("the server declined compression")?;
                     self.deflate = Some(Deflate::new(Role::Client, params, offer.config()));
                 }

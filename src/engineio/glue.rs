@@ -657,8 +657,7 @@ impl EioProtocol {
     /// One request: the Engine.IO router first, the pages otherwise.
     fn dispatch(&mut self, request: Request, ctx: &mut Ctx) {
         let now = ctx.now();
-        let header_list: Vec<(&str, &[u8])> = request.headers.iter().collect();
-        let upgrade = is_websocket_upgrade(&header_list);
+        let upgrade = is_websocket_upgrade(&request.headers);
         let origin = request.headers.get_str("origin");
         let accept_encoding = accept_encoding(&request);
         let view = RequestView {

@@ -7,8 +7,8 @@
 //! (the first WebSocket frames may arrive in the same read).
 
 use super::chunked::{ChunkedDecoder, ChunkedLimits};
-use super::headers::{Headers, Version};
-use super::response::{is_field_value, is_token, status_has_no_body, write_field};
+use super::headers::{Headers, Version, is_token};
+use super::response::{is_field_value, status_has_no_body, write_field};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

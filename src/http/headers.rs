@@ -89,8 +89,20 @@ impl Headers {
             .any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
     }
 
+    /// The value of a field that may appear only once (such as
+    /// `Sec-WebSocket-Key`), trimmed: `Ok(None)` when it is absent.
+    pub fn get_single(&self, name: &str) -> Result<Option<&[u8]>, RepeatedField> {
+        let mut values = self.get_all(name);
+        let first = values.next();
+        match values.next() {
+            Some(_) => Err(RepeatedField),
+            None => Ok(first.map(<[u8]>::trim_ascii)),
+        }
+    }
+
     /// The comma-separated elements of every `name` field, trimmed, empty
-    /// ones skipped.
+    /// ones skipped: `Connection: keep-alive, Upgrade` and two `Connection`
+    /// fields mean the same thing (RFC 9110 §5.3).
     pub fn tokens<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
         self.get_all(name)
             .flat_map(|v| v.split(|&b| b == b','))
@@ -124,6 +136,34 @@ impl Headers {
     }
 }
 
+impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
+    /// Fields from `(name, value)` pairs, in order.
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Headers {
+        Headers(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+        )
+    }
+}
+
+/// A field that may appear only once appeared more often
+/// ([`Headers::get_single`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepeatedField;
+
+/// A token character (RFC 9110 §5.6.2): what field names, methods,
+/// transfer codings, WebSocket subprotocols and extension names are made of.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// One or more token characters.
+pub fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +191,28 @@ mod tests {
         assert!(h.has_token("connection", "CLOSE"));
         assert!(!h.has_token("connection", "keep"));
         assert_eq!(h.tokens("connection").count(), 3);
+    }
+
+    #[test]
+    fn single_fields_refuse_repeats() {
+        let h: Headers = [("A", " one "), ("B", "x"), ("b", "y")]
+            .into_iter()
+            .collect();
+        assert_eq!(h.get_single("a"), Ok(Some(&b"one"[..])));
+        assert_eq!(h.get_single("b"), Err(RepeatedField));
+        assert_eq!(h.get_single("c"), Ok(None));
+    }
+
+    #[test]
+    fn tokens_are_checked() {
+        assert!(is_token(b"chat.v2"));
+        assert!(is_token(b"!#$%&'*+-.^_`|~"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b"a,b"));
+        assert!(!is_token(b"a;b"));
+        assert!(!is_token(b"a\r\nX: y"));
+        assert!(!is_token("é".as_bytes()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Responses: the owned type handlers build, and the writer that turns one
 //! into bytes.
 
-use super::headers::{Headers, Version};
+use super::headers::{Headers, Version, is_token};
 use tracing::warn;
 
 /// A response: status, reason phrase, header fields and a whole body.
@@ -203,14 +203,6 @@ pub(crate) fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// A header name: one or more token characters (RFC 9110 §5.6.2).
-pub(crate) fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A header value (or reason phrase): no control characters but tab.

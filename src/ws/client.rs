@@ -70,11 +70,10 @@ pub fn connect(url: &str, subprotocols: &[&str], config: Config) -> io::Result<W
     let mut chunk = [0u8; 4096];
     let (subprotocol, deflate, rest) = loop {
         if let Some((head, rest)) = parse_response_head(&buf).map_err(other)? {
-            let headers: Vec<(&str, &[u8])> = head.headers.iter().collect();
             let subprotocol = handshake
-                .check_response(head.status, &headers)
+                .check_response(head.status, &head.headers)
                 .map_err(other)?;
-            let deflate = handshake.deflate_params(&headers);
+            let deflate = handshake.deflate_params(&head.headers);
             break (subprotocol, deflate, rest.to_vec());
         }
         match stream.read(&mut chunk)? {

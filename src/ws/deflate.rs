@@ -28,7 +28,7 @@
 
 use super::connection::Role;
 use super::extensions::{self, Extension};
-use super::handshake::HeaderSlice;
+use crate::http::Headers;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::fmt;
 use std::time::Duration;
@@ -308,7 +308,7 @@ impl DeflateParams {
 /// client offered none we can use (or the header is not well formed): the
 /// connection then goes on without compression. Other extensions are
 /// ignored: we answer only with what we accept.
-pub fn accept_offers(headers: &HeaderSlice<'_>, ours: &DeflateConfig) -> Option<DeflateParams> {
+pub fn accept_offers(headers: &Headers, ours: &DeflateConfig) -> Option<DeflateParams> {
     let offers = extensions::parse_headers(headers).ok()?;
     offers
         .iter()
@@ -410,10 +410,7 @@ impl ClientOffer {
     }
 
     /// Checks the server's answer: `Ok(None)` if it declined compression.
-    pub fn check_answer(
-        &self,
-        headers: &HeaderSlice<'_>,
-    ) -> Result<Option<DeflateParams>, AnswerError> {
+    pub fn check_answer(&self, headers: &Headers) -> Result<Option<DeflateParams>, AnswerError> {
         let answer = extensions::parse_headers(headers).map_err(|_| AnswerError::Syntax)?;
         let mut chosen = None;
         for ext in &answer {

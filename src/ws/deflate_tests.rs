@@ -7,8 +7,13 @@ use crate::ws::connection::{Config, ProtocolError, WsConnection, WsMessage};
 use crate::ws::frame::{self, Opcode};
 use crate::ws::mask::apply_mask;
 
-fn offer(value: &'static [u8]) -> Vec<(&'static str, &'static [u8])> {
-    vec![("Host", b"h"), ("Sec-WebSocket-Extensions", value)]
+/// Header fields from a list of pairs.
+fn fields(list: &[(&str, &[u8])]) -> Headers {
+    list.iter().copied().collect()
+}
+
+fn offer(value: &[u8]) -> Headers {
+    fields(&[("Host", b"h"), ("Sec-WebSocket-Extensions", value)])
 }
 
 fn accept(value: &'static [u8]) -> Option<DeflateParams> {
@@ -104,7 +109,7 @@ fn the_first_acceptable_offer_is_chosen() {
             b"permessage-deflate; server_max_window_bits=14",
         ),
     ];
-    let params = accept_offers(&headers, &DeflateConfig::default()).unwrap();
+    let params = accept_offers(&fields(&headers), &DeflateConfig::default()).unwrap();
     assert_eq!(params.server_max_window_bits, 14);
 }
 
@@ -143,7 +148,7 @@ fn unknown_extensions_are_ignored() {
     assert!(params.is_some());
     assert_eq!(accept(b"x-webkit-deflate-frame; max_window_bits=10"), None);
     assert_eq!(
-        accept_offers(&[("Host", &b"h"[..])], &DeflateConfig::default()),
+        accept_offers(&fields(&[("Host", b"h")]), &DeflateConfig::default()),
         None
     );
 }
@@ -176,8 +181,8 @@ fn parameter_errors_say_what_is_wrong() {
 
 // ---- negotiation, client side ----
 
-fn answer(value: &'static [u8]) -> Vec<(&'static str, &'static [u8])> {
-    vec![("Sec-WebSocket-Extensions", value)]
+fn answer(value: &[u8]) -> Headers {
+    fields(&[("Sec-WebSocket-Extensions", value)])
 }
 
 #[test]
@@ -200,7 +205,11 @@ fn the_client_offer_is_rendered_from_its_config() {
 #[test]
 fn the_client_checks_the_answer() {
     let offer = ClientOffer::new(takeover());
-    assert_eq!(offer.check_answer(&[]), Ok(None), "declined is fine");
+    assert_eq!(
+        offer.check_answer(&Headers::new()),
+        Ok(None),
+        "declined is fine"
+    );
     assert_eq!(
         offer.check_answer(&answer(b"permessage-deflate")),
         Ok(Some(DeflateParams::default()))
@@ -228,7 +237,7 @@ fn the_client_checks_the_answer() {
     ] {
         let headers: Vec<(&str, &[u8])> = vec![("Sec-WebSocket-Extensions", bad)];
         assert!(
-            offer.check_answer(&headers).is_err(),
+            offer.check_answer(&fields(&headers)).is_err(),
             "{:?} should fail",
             String::from_utf8_lossy(bad)
         );
@@ -268,10 +277,10 @@ fn our_client_offer_and_our_server_agree() {
         let offer = ClientOffer::new(config.clone());
         let value = offer.header_value();
         let request: Vec<(&str, &[u8])> = vec![("Sec-WebSocket-Extensions", value.as_bytes())];
-        let params = accept_offers(&request, &config).unwrap();
+        let params = accept_offers(&fields(&request), &config).unwrap();
         let response = params.response_header();
         let headers: Vec<(&str, &[u8])> = vec![("Sec-WebSocket-Extensions", response.as_bytes())];
-        assert_eq!(offer.check_answer(&headers), Ok(Some(params)));
+        assert_eq!(offer.check_answer(&fields(&headers)), Ok(Some(params)));
     }
 }
 

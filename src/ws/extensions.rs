@@ -14,7 +14,8 @@
 //! This module knows the grammar only; what the parameters mean is the
 //! business of each extension (see [`super::deflate`]).
 
-use super::handshake::{HeaderSlice, header_values};
+use crate::http::Headers;
+use crate::http::headers::is_tchar;
 use std::fmt;
 
 /// One element of the list: an extension name and its parameters, in the
@@ -71,10 +72,6 @@ impl fmt::Display for SyntaxError {
 }
 
 impl std::error::Error for SyntaxError {}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 /// A cursor over one header value.
 struct Cursor<'a> {
@@ -193,9 +190,9 @@ pub fn parse(value: &[u8]) -> Result<Vec<Extension>, SyntaxError> {
 
 /// Every extension of every `Sec-WebSocket-Extensions` header, in order
 /// (several headers mean one list, RFC 9110 §5.3).
-pub fn parse_headers(headers: &HeaderSlice<'_>) -> Result<Vec<Extension>, SyntaxError> {
+pub fn parse_headers(headers: &Headers) -> Result<Vec<Extension>, SyntaxError> {
     let mut all = Vec::new();
-    for value in header_values(headers, "Sec-WebSocket-Extensions") {
+    for value in headers.get_all("Sec-WebSocket-Extensions") {
         all.extend(parse(value)?);
     }
     Ok(all)
@@ -253,12 +250,14 @@ mod tests {
 
     #[test]
     fn several_headers_make_one_list_and_render_back() {
-        let headers: &HeaderSlice = &[
-            ("Sec-WebSocket-Extensions", b"a; x=1"),
-            ("Host", b"h"),
-            ("sec-websocket-extensions", b"b"),
-        ];
-        let list = parse_headers(headers).unwrap();
+        let headers: Headers = [
+            ("Sec-WebSocket-Extensions", "a; x=1"),
+            ("Host", "h"),
+            ("sec-websocket-extensions", "b"),
+        ]
+        .into_iter()
+        .collect();
+        let list = parse_headers(&headers).unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].to_string(), "a; x=1");
         assert_eq!(list[1].to_string(), "b");

@@ -84,12 +84,7 @@ pub fn handover(
     policy: &HandshakePolicy,
     config: &Config,
 ) -> Result<Handover, Rejection> {
-    let fields: Vec<(&str, &[u8])> = request.headers.iter().collect();
-    let minor = match request.version {
-        Version::Http10 => 0,
-        Version::Http11 => 1,
-    };
-    let mut accepted = validate_upgrade(request.method, minor, &fields, policy)?;
+    let mut accepted = validate_upgrade(request.method, request.version, request.headers, policy)?;
     // Content in a GET has no defined meaning (RFC 9110 §9.3.1), and here
     // it would be worse: the bytes after the head are the WebSocket's. One
     // reader would take them as a body and another as frames, the kind of
@@ -100,7 +95,7 @@ pub fn handover(
     let mut connection = WsConnection::new(Role::Server, config.clone());
     // Compression: the first offer we can honour, if any.
     if let Some(ours) = &config.deflate {
-        accepted.deflate = deflate::accept_offers(&fields, ours);
+        accepted.deflate = deflate::accept_offers(request.headers, ours);
         if let Some(params) = accepted.deflate {
             connection.set_deflate(Deflate::new(Role::Server, params, ours));
         }

@@ -179,8 +179,7 @@ impl<H: WsHandler> WsServerProtocol<H> {
                 return input.len();
             }
         };
-        let fields: Vec<(&str, &[u8])> = head.headers.iter().collect();
-        if !is_websocket_upgrade(&fields) {
+        if !is_websocket_upgrade(&head.headers) {
             let response = self.plain_http(&head.method, &head.target, &head.headers);
             self.answer(response, ctx);
             return input.len();

@@ -363,6 +363,7 @@ fn upgrade_statuses_are_pinned() {
 mod loopback {
     use super::*;
     use crate::driver::threads;
+    use crate::http::client::parse_response_head;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
@@ -384,13 +385,9 @@ mod loopback {
             let mut buffered = Vec::new();
             let mut chunk = [0; 4096];
             let head_len = loop {
-                let mut storage = [httparse::EMPTY_HEADER; 32];
-                let mut response = httparse::Response::new(&mut storage);
-                if let httparse::Status::Complete(len) = response.parse(&buffered).unwrap() {
-                    let headers: Vec<(&str, &[u8])> =
-                        response.headers.iter().map(|h| (h.name, h.value)).collect();
-                    hs.check_response(response.code.unwrap(), &headers).unwrap();
-                    break len;
+                if let Some((head, rest)) = parse_response_head(&buffered).unwrap() {
+                    hs.check_response(head.status, &head.headers).unwrap();
+                    break buffered.len() - rest.len();
                 }
                 let n = stream.read(&mut chunk).unwrap();
                 assert!(n > 0, "closed during the handshake");

@@ -1,7 +1,9 @@
 //! The client's half of the handshake: render the upgrade request, then
 //! check that the server's answer really is a WebSocket accepting *our* key.
 
-use super::{HeaderSlice, accept_key, has_token, header_values, is_token, single_value};
+use super::accept_key;
+use crate::http::Headers;
+use crate::http::headers::is_token;
 use crate::ws::deflate::{ClientOffer, DeflateConfig, DeflateParams};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -98,7 +100,7 @@ impl ClientHandshake {
         if origin.is_some_and(|origin| !is_safe_field(origin)) {
             return Err(HandshakeError::InvalidRequest("origin"));
         }
-        if !subprotocols.iter().all(|p| is_token(p)) {
+        if !subprotocols.iter().all(|p| is_token(p.as_bytes())) {
             return Err(HandshakeError::InvalidRequest("subprotocol"));
         }
         let key = BASE64.encode(nonce);
@@ -138,7 +140,7 @@ impl ClientHandshake {
 
     /// The compression the server agreed to, from its (already checked)
     /// response headers: `None` if it declined or we offered none.
-    pub fn deflate_params(&self, headers: &HeaderSlice<'_>) -> Option<DeflateParams> {
+    pub fn deflate_params(&self, headers: &Headers) -> Option<DeflateParams> {
         self.deflate.as_ref()?.check_answer(headers).ok().flatten()
     }
 
@@ -163,18 +165,18 @@ impl ClientHandshake {
     pub fn check_response(
         &self,
         status: u16,
-        headers: &HeaderSlice<'_>,
+        headers: &Headers,
     ) -> Result<Option<String>, HandshakeError> {
         if status != 101 {
             return Err(HandshakeError::Status(status));
         }
-        if !has_token(headers, "Upgrade", "websocket")
-            || !has_token(headers, "Connection", "upgrade")
+        if !headers.has_token("Upgrade", "websocket") || !headers.has_token("Connection", "upgrade")
         {
             return Err(HandshakeError::NotUpgraded);
         }
-        let accept =
-            single_value(headers, "Sec-WebSocket-Accept").map_err(|_| HandshakeError::BadAccept)?;
+        let accept = headers
+            .get_single("Sec-WebSocket-Accept")
+            .map_err(|_| HandshakeError::BadAccept)?;
         if accept != Some(accept_key(&self.key).as_bytes()) {
             return Err(HandshakeError::BadAccept);
         }
@@ -184,15 +186,13 @@ impl ClientHandshake {
                     .check_answer(headers)
                     .map_err(|err| HandshakeError::BadExtension(err.to_string()))?;
             }
-            None if header_values(headers, "Sec-WebSocket-Extensions")
-                .next()
-                .is_some() =>
-            {
+            None if headers.contains("Sec-WebSocket-Extensions") => {
                 return Err(HandshakeError::UnexpectedExtension);
             }
             None => {}
         }
-        let chosen = single_value(headers, "Sec-WebSocket-Protocol")
+        let chosen = headers
+            .get_single("Sec-WebSocket-Protocol")
             .map_err(|_| HandshakeError::UnexpectedSubprotocol("several".to_string()))?;
         match chosen {
             None => Ok(None),
@@ -212,6 +212,9 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::client::parse_response_head;
+    use crate::http::request::parse_head;
+    use crate::http::{Limits, Version};
     use crate::ws::handshake::server::{HandshakePolicy, validate_upgrade};
 
     /// The RFC's example nonce: key "dGhlIHNhbXBsZSBub25jZQ==".
@@ -223,14 +226,18 @@ mod tests {
             .unwrap()
     }
 
-    fn response<'a>(extra: &[(&'a str, &'a [u8])]) -> Vec<(&'a str, &'a [u8])> {
+    fn response(extra: &[(&str, &[u8])]) -> Headers {
         let mut headers: Vec<(&str, &[u8])> = vec![
             ("Upgrade", b"websocket"),
             ("Connection", b"Upgrade"),
             ("Sec-WebSocket-Accept", ACCEPT),
         ];
         headers.extend_from_slice(extra);
-        headers
+        headers.into_iter().collect()
+    }
+
+    fn fields(fields: &[(&str, &[u8])]) -> Headers {
+        fields.iter().copied().collect()
     }
 
     #[test]
@@ -318,7 +325,7 @@ mod tests {
             ("Sec-WebSocket-Accept", ACCEPT),
         ];
         assert_eq!(
-            hs.check_response(101, &no_upgrade),
+            hs.check_response(101, &fields(&no_upgrade)),
             Err(HandshakeError::NotUpgraded)
         );
         let no_connection = [
@@ -326,7 +333,7 @@ mod tests {
             ("Sec-WebSocket-Accept", ACCEPT),
         ];
         assert_eq!(
-            hs.check_response(101, &no_connection),
+            hs.check_response(101, &fields(&no_connection)),
             Err(HandshakeError::NotUpgraded)
         );
         let wrong_accept = [
@@ -335,12 +342,12 @@ mod tests {
             ("Sec-WebSocket-Accept", b"AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
         ];
         assert_eq!(
-            hs.check_response(101, &wrong_accept),
+            hs.check_response(101, &fields(&wrong_accept)),
             Err(HandshakeError::BadAccept)
         );
         let missing_accept = [("Upgrade", &b"websocket"[..]), ("Connection", b"upgrade")];
         assert_eq!(
-            hs.check_response(101, &missing_accept),
+            hs.check_response(101, &fields(&missing_accept)),
             Err(HandshakeError::BadAccept)
         );
         let extension = response(&[("Sec-WebSocket-Extensions", b"permessage-deflate")]);
@@ -370,24 +377,23 @@ mod tests {
     #[test]
     fn our_client_and_our_server_agree() {
         let hs = ClientHandshake::new("localhost:9000", "/", &["v2", "v1"], None).unwrap();
-        let mut storage = [httparse::EMPTY_HEADER; 16];
-        let mut request = httparse::Request::new(&mut storage);
-        assert!(request.parse(hs.request_bytes()).unwrap().is_complete());
-        let headers: Vec<(&str, &[u8])> =
-            request.headers.iter().map(|h| (h.name, h.value)).collect();
+        let (request, _) = parse_head(hs.request_bytes(), &Limits::default())
+            .unwrap()
+            .expect("a whole request");
+        assert_eq!(request.version, Version::Http11);
         let policy = HandshakePolicy {
             subprotocols: vec!["v1".into()],
             ..HandshakePolicy::default()
         };
-        let accepted = validate_upgrade("GET", 1, &headers, &policy).unwrap();
+        let accepted =
+            validate_upgrade(&request.method, request.version, &request.headers, &policy).unwrap();
         let bytes = accepted.response_bytes();
-        let mut storage = [httparse::EMPTY_HEADER; 16];
-        let mut response = httparse::Response::new(&mut storage);
-        assert!(response.parse(&bytes).unwrap().is_complete());
-        let headers: Vec<(&str, &[u8])> =
-            response.headers.iter().map(|h| (h.name, h.value)).collect();
+        let (response, rest) = parse_response_head(&bytes)
+            .unwrap()
+            .expect("a whole response");
+        assert!(rest.is_empty());
         assert_eq!(
-            hs.check_response(response.code.unwrap(), &headers),
+            hs.check_response(response.status, &response.headers),
             Ok(Some("v1".into()))
         );
     }

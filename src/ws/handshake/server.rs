@@ -1,9 +1,8 @@
 //! The server's half of the handshake: is this request a valid WebSocket
 //! upgrade, and what do we answer?
 
-use super::{
-    HeaderSlice, accept_key, has_token, header_tokens, header_values, render_response, single_value,
-};
+use super::{accept_key, render_response};
+use crate::http::{Headers, Version};
 use crate::ws::deflate::DeflateParams;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -191,17 +190,17 @@ impl std::error::Error for Rejection {}
 /// Does the request ask for a WebSocket at all (an `Upgrade: websocket`
 /// header)? A server that also serves plain HTTP on the same port uses this
 /// to choose.
-pub fn is_websocket_upgrade(headers: &HeaderSlice<'_>) -> bool {
-    has_token(headers, "Upgrade", "websocket")
+pub fn is_websocket_upgrade(headers: &Headers) -> bool {
+    headers.has_token("Upgrade", "websocket")
 }
 
 // ANCHOR: validate_upgrade
-/// Checks an upgrade request (RFC 6455 §4.2.1) given its method, HTTP minor
-/// version (`1` for HTTP/1.1) and headers.
+/// Checks an upgrade request (RFC 6455 §4.2.1) given its method, HTTP
+/// version and header fields.
 pub fn validate_upgrade(
     method: &str,
-    version_minor: u8,
-    headers: &HeaderSlice<'_>,
+    version: Version,
+    headers: &Headers,
     policy: &HandshakePolicy,
 ) -> Result<Accepted, Rejection> {
     if method != "GET" {
@@ -209,23 +208,27 @@ pub fn validate_upgrade(
             Rejection::new(405, "a WebSocket handshake is a GET").with_header("Allow", "GET")
         );
     }
-    if version_minor < 1 {
+    if version != Version::Http11 {
         return Err(Rejection::new(400, "a WebSocket handshake needs HTTP/1.1"));
     }
     // Host is one value, not a list: `Host: ,` is present (if odd).
-    if header_values(headers, "Host").all(|host| host.trim_ascii().is_empty()) {
+    if headers
+        .get_all("Host")
+        .all(|host| host.trim_ascii().is_empty())
+    {
         return Err(Rejection::new(400, "missing Host"));
     }
-    if !has_token(headers, "Upgrade", "websocket") {
+    if !headers.has_token("Upgrade", "websocket") {
         return Err(Rejection::new(400, "missing Upgrade: websocket"));
     }
-    if !has_token(headers, "Connection", "upgrade") {
+    if !headers.has_token("Connection", "upgrade") {
         return Err(Rejection::new(400, "missing Connection: upgrade"));
     }
     // 426 tells the client which version we speak, so that it can retry.
-    let version = single_value(headers, "Sec-WebSocket-Version")
+    let ws_version = headers
+        .get_single("Sec-WebSocket-Version")
         .map_err(|_| Rejection::new(400, "repeated Sec-WebSocket-Version"))?;
-    match version {
+    match ws_version {
         None => return Err(Rejection::new(400, "missing Sec-WebSocket-Version")),
         Some(b"13") => {}
         Some(_) => {
@@ -235,7 +238,8 @@ pub fn validate_upgrade(
             );
         }
     }
-    let key = single_value(headers, "Sec-WebSocket-Key")
+    let key = headers
+        .get_single("Sec-WebSocket-Key")
         .map_err(|_| Rejection::new(400, "repeated Sec-WebSocket-Key"))?
         .ok_or_else(|| Rejection::new(400, "missing Sec-WebSocket-Key"))?;
     // The key must be base64 of 16 bytes (§4.1): 24 characters. We hash the
@@ -244,7 +248,8 @@ pub fn validate_upgrade(
         .ok()
         .filter(|key| BASE64.decode(key).is_ok_and(|raw| raw.len() == 16))
         .ok_or_else(|| Rejection::new(400, "Sec-WebSocket-Key is not base64 of 16 bytes"))?;
-    let origin = single_value(headers, "Origin")
+    let origin = headers
+        .get_single("Origin")
         .map_err(|_| Rejection::new(403, "repeated Origin"))?
         .map(|origin| {
             std::str::from_utf8(origin).map_err(|_| Rejection::new(403, "Origin is not text"))
@@ -256,7 +261,7 @@ pub fn validate_upgrade(
     // Our preference decides among what the client offered. No overlap is
     // not an error here: we answer without the header, and the client
     // decides whether it can live without a subprotocol (§4.2.2).
-    let offered: Vec<&[u8]> = header_tokens(headers, "Sec-WebSocket-Protocol").collect();
+    let offered: Vec<&[u8]> = headers.tokens("Sec-WebSocket-Protocol").collect();
     let subprotocol = policy
         .subprotocols
         .iter()
@@ -278,7 +283,7 @@ mod tests {
     const KEY: &[u8] = b"dGhlIHNhbXBsZSBub25jZQ==";
 
     /// The RFC's example request (§1.2), minus what `replace` changes.
-    fn request<'a>(replace: &[(&'a str, Option<&'a [u8]>)]) -> Vec<(&'a str, &'a [u8])> {
+    fn request(replace: &[(&str, Option<&[u8]>)]) -> Headers {
         let mut headers: Vec<(&str, &[u8])> = vec![
             ("Host", b"server.example.com"),
             ("Upgrade", b"websocket"),
@@ -294,11 +299,11 @@ mod tests {
                 headers.push((name, value));
             }
         }
-        headers
+        headers.into_iter().collect()
     }
 
-    fn check(headers: &[(&str, &[u8])]) -> Result<Accepted, Rejection> {
-        validate_upgrade("GET", 1, headers, &HandshakePolicy::default())
+    fn check(headers: &Headers) -> Result<Accepted, Rejection> {
+        validate_upgrade("GET", Version::Http11, headers, &HandshakePolicy::default())
     }
 
     fn status(result: Result<Accepted, Rejection>) -> u16 {
@@ -327,14 +332,19 @@ mod tests {
         assert!(check(&headers).is_ok());
         // Connection split over two headers.
         let mut headers = request(&[("Connection", Some(b"keep-alive"))]);
-        headers.push(("Connection", b"upgrade"));
+        headers.push("Connection", "upgrade");
         assert!(check(&headers).is_ok());
     }
 
     #[test]
     fn a_method_other_than_get_is_405_with_allow() {
-        let rejection =
-            validate_upgrade("POST", 1, &request(&[]), &HandshakePolicy::default()).unwrap_err();
+        let rejection = validate_upgrade(
+            "POST",
+            Version::Http11,
+            &request(&[]),
+            &HandshakePolicy::default(),
+        )
+        .unwrap_err();
         assert_eq!(rejection.status, 405);
         assert_eq!(
             rejection.headers,
@@ -344,7 +354,12 @@ mod tests {
 
     #[test]
     fn http_1_0_is_400() {
-        let result = validate_upgrade("GET", 0, &request(&[]), &HandshakePolicy::default());
+        let result = validate_upgrade(
+            "GET",
+            Version::Http10,
+            &request(&[]),
+            &HandshakePolicy::default(),
+        );
         assert_eq!(status(result), 400);
     }
 
@@ -384,7 +399,7 @@ mod tests {
             assert_eq!(status(result), 400, "{:?}", String::from_utf8_lossy(key));
         }
         let mut twice = request(&[]);
-        twice.push(("Sec-WebSocket-Key", KEY));
+        twice.push("Sec-WebSocket-Key", KEY);
         assert_eq!(status(check(&twice)), 400);
     }
 
@@ -450,7 +465,12 @@ mod tests {
             ..HandshakePolicy::default()
         };
         let with = |origin: &'static [u8], policy: &HandshakePolicy| {
-            validate_upgrade("GET", 1, &request(&[("Origin", Some(origin))]), policy)
+            validate_upgrade(
+                "GET",
+                Version::Http11,
+                &request(&[("Origin", Some(origin))]),
+                policy,
+            )
         };
         assert!(with(b"https://CHAT.example", &allow_list).is_ok());
         assert_eq!(status(with(b"http://localhost", &allow_list)), 403);
@@ -475,18 +495,18 @@ mod tests {
             subprotocols: vec!["superchat".into(), "chat".into()],
             ..HandshakePolicy::default()
         };
-        let accepted = validate_upgrade("GET", 1, &request(&[]), &policy).unwrap();
+        let accepted = validate_upgrade("GET", Version::Http11, &request(&[]), &policy).unwrap();
         assert_eq!(accepted.subprotocol.as_deref(), Some("superchat"));
         let response = String::from_utf8(accepted.response_bytes()).unwrap();
         assert!(response.contains("\r\nSec-WebSocket-Protocol: superchat\r\n"));
         // Offered over two headers; only one matches.
         let mut headers = request(&[("Sec-WebSocket-Protocol", Some(b"v1"))]);
-        headers.push(("Sec-WebSocket-Protocol", b"chat"));
-        let accepted = validate_upgrade("GET", 1, &headers, &policy).unwrap();
+        headers.push("Sec-WebSocket-Protocol", "chat");
+        let accepted = validate_upgrade("GET", Version::Http11, &headers, &policy).unwrap();
         assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
         // No overlap: accepted, without a subprotocol.
         let headers = request(&[("Sec-WebSocket-Protocol", Some(b"mqtt"))]);
-        let accepted = validate_upgrade("GET", 1, &headers, &policy).unwrap();
+        let accepted = validate_upgrade("GET", Version::Http11, &headers, &policy).unwrap();
         assert_eq!(accepted.subprotocol, None);
         assert!(
             !String::from_utf8(accepted.response_bytes())
