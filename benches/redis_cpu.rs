@@ -18,15 +18,16 @@
 //! server is subscribed (`CLIENT LIST`, `PUBSUB SHARDNUMSUB`), warms the
 //! connections up, then measures Redis's idle CPU for `--idle` seconds and
 //! sends `--broadcasts` room broadcasts at `--rate` per second, round-robin
-//! over the rooms, each from a server with a member in it, until every
-//! member got every one. Redis CPU is `INFO cpu` (`used_cpu_user` +
-//! `used_cpu_sys`, the process's rusage) read before and after, summed
-//! over the cluster's nodes, less the idle rate over the same time. Only
+//! over the rooms, each from a server with a member in it, in `--slices`
+//! consecutive slices, each until every member got every one. Redis CPU is
+//! `INFO cpu` (`used_cpu_user` + `used_cpu_sys`, the process's rusage) read
+//! before and after each slice, summed over the cluster's nodes, less the
+//! idle rate over the same time. Only
 //! the Redis processes' CPU is measured, not this one's; CPU time, unlike
 //! wall time, does not grow when the machine is busy (much).
 //!
-//! It writes `redis-cpu.csv` (one row per run), `redis-cpu-summary.md`
-//! (medians) and `redis-cpu-run.txt` (the caption) to `--out`. Loopback
+//! It writes `redis-cpu.csv` (one row per slice), `redis-cpu-summary.md`
+//! (medians over the slices of every repetition, and their middle half) and `redis-cpu-run.txt` (the caption) to `--out`. Loopback
 //! only; every run is bounded (a 10 s deadline for setup and for the
 //! deliveries) and everything it starts stops with it. Skipped with a
 //! message without redis-server (and the cluster modes without Redis 7
@@ -70,9 +71,13 @@ struct Args {
     /// Seconds of idle Redis measured before each run.
     #[arg(long, default_value_t = 0.5)]
     idle: f64,
-    /// Repetitions (the summary takes medians).
+    /// Repetitions (the summary takes medians over every slice of every
+    /// repetition).
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Slices each run's broadcasts are measured in, one after the other.
+    #[arg(long, default_value_t = 5)]
+    slices: usize,
     /// Which modes: classic, classic-cluster, sharded.
     #[arg(
         long,
@@ -227,6 +232,7 @@ struct Row {
     rooms: usize,
     members: usize,
     rep: usize,
+    slice: usize,
     broadcasts: usize,
     /// Messages Redis hands to subscribed servers (the subscriber counts
     /// Redis reports, per broadcast, summed).
@@ -262,7 +268,7 @@ impl Row {
         self.total_us() / self.server_deliveries.max(1) as f64
     }
 
-    const HEADER: &str = "mode,servers,rooms,members,rep,broadcasts,server_deliveries,\
+    const HEADER: &str = "mode,servers,rooms,members,rep,slice,broadcasts,server_deliveries,\
         client_deliveries,expected_client_deliveries,dropped,seconds,idle_us_per_s,\
         node_cpu_us,cpu_us_per_broadcast,max_node_cpu_us_per_broadcast,\
         cpu_us_per_server_delivery";
@@ -270,12 +276,13 @@ impl Row {
     fn csv(&self) -> String {
         let nodes: Vec<String> = self.node_us.iter().map(|v| format!("{v:.0}")).collect();
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{:.3},{:.0},{},{:.2},{:.2},{:.2}",
+            "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.0},{},{:.2},{:.2},{:.2}",
             self.mode.name(),
             self.servers,
             self.rooms,
             self.members,
             self.rep,
+            self.slice,
             self.broadcasts,
             self.server_deliveries,
             self.client_deliveries,
@@ -419,7 +426,7 @@ fn send(setup: &mut Setup, range: std::ops::Range<usize>, rate: Option<f64>) -> 
     }
 }
 
-fn run(mode: Mode, nodes: &mut Nodes, s: usize, r: usize, args: &Args, rep: usize) -> Row {
+fn run(mode: Mode, nodes: &mut Nodes, s: usize, r: usize, args: &Args, rep: usize) -> Vec<Row> {
     let mut setup = setup(mode, nodes, s, r, args.members);
     // Every server subscribed, as Redis itself counts them.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -468,50 +475,61 @@ fn run(mode: Mode, nodes: &mut Nodes, s: usize, r: usize, args: &Args, rep: usiz
         .zip(&idle_start)
         .map(|(b, a)| (b - a) / idle_secs)
         .collect();
-    // The run: the schedule goes on where the warm-up stopped.
-    let dropped_before: u64 = setup.hubs.iter().map(Hub::dropped).sum();
-    let start = warm;
-    let (got, expected) = send(&mut setup, start..start + args.broadcasts, Some(args.rate));
-    // Let the cluster bus carry the last messages to nodes without members.
-    std::thread::sleep(Duration::from_millis(100));
-    let after = nodes.cpu_us();
-    let seconds = t_before.elapsed().as_secs_f64();
-    let dropped = setup.hubs.iter().map(Hub::dropped).sum::<u64>() - dropped_before;
-    let node_us = after
-        .iter()
-        .zip(&before)
-        .zip(&idle_rate)
-        .map(|((a, b), idle)| a - b - idle * seconds)
-        .collect();
-    let server_deliveries = (start..start + args.broadcasts)
-        .map(|i| per_room[schedule(&setup, i).0])
-        .sum();
-    drop(setup);
-    Row {
-        mode,
-        servers: s,
-        rooms: r,
-        members: args.members,
-        rep,
-        broadcasts: args.broadcasts,
-        server_deliveries,
-        client_deliveries: got,
-        expected,
-        dropped,
-        seconds,
-        idle_us_per_s: idle_rate.iter().sum(),
-        node_us,
+    // The run, in slices measured one by one; the schedule goes on where
+    // the warm-up stopped.
+    let per_slice = args.broadcasts.div_ceil(args.slices);
+    let mut rows = Vec::new();
+    let mut first = warm;
+    let mut before = before;
+    let mut t_before = t_before;
+    for slice in 1..=args.slices {
+        let last = (first + per_slice).min(warm + args.broadcasts);
+        if first >= last {
+            break;
+        }
+        let dropped_before: u64 = setup.hubs.iter().map(Hub::dropped).sum();
+        let (got, expected) = send(&mut setup, first..last, Some(args.rate));
+        // Let the cluster bus carry the last messages to every node.
+        std::thread::sleep(Duration::from_millis(20));
+        let t_after = Instant::now();
+        let after = nodes.cpu_us();
+        let seconds = t_after.duration_since(t_before).as_secs_f64();
+        let dropped = setup.hubs.iter().map(Hub::dropped).sum::<u64>() - dropped_before;
+        let node_us = after
+            .iter()
+            .zip(&before)
+            .zip(&idle_rate)
+            .map(|((a, b), idle)| a - b - idle * seconds)
+            .collect();
+        let server_deliveries = (first..last).map(|i| per_room[schedule(&setup, i).0]).sum();
+        rows.push(Row {
+            mode,
+            servers: s,
+            rooms: r,
+            members: args.members,
+            rep,
+            slice,
+            broadcasts: last - first,
+            server_deliveries,
+            client_deliveries: got,
+            expected,
+            dropped,
+            seconds,
+            idle_us_per_s: idle_rate.iter().sum(),
+            node_us,
+        });
+        (first, before, t_before) = (last, after, t_after);
     }
+    drop(setup);
+    rows
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The `p` quantile (0..=1) of `v`, interpolated between ranks.
+fn quantile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    let at = (v.len() - 1) as f64 * p;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
 }
 
 fn machine() -> String {
@@ -540,6 +558,14 @@ fn machine() -> String {
     )
 }
 
+/// The 1-minute load average (`/proc/loadavg`): how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split(' ').next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 fn today() -> String {
     let out = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
@@ -548,11 +574,13 @@ fn today() -> String {
         .unwrap_or_default()
 }
 
-/// The Markdown the book includes: medians per mode, servers and rooms.
+/// The Markdown the book includes: per mode, servers and rooms, medians
+/// over every slice of every repetition, and the middle half of the slices
+/// (25th to 75th percentile) for the spread.
 fn summary(rows: &[Row], args: &Args, modes: &[Mode], caption: &str) -> String {
     let mut out = format!("{caption}\n\n");
     out.push_str(
-        "| servers | rooms | mode | Redis CPU, µs per broadcast | (lowest–highest run) | \
+        "| servers | rooms | mode | Redis CPU, µs per broadcast | middle half of the slices | \
          busiest node, µs per broadcast | server deliveries per broadcast | \
          µs per server delivery | lost |\n\
          |---:|---:|---|---:|---:|---:|---:|---:|---:|\n",
@@ -567,17 +595,16 @@ fn summary(rows: &[Row], args: &Args, modes: &[Mode], caption: &str) -> String {
                 if runs.is_empty() {
                     continue;
                 }
-                let med = |f: fn(&Row) -> f64| median(runs.iter().map(|x| f(x)).collect());
+                let med = |f: fn(&Row) -> f64| quantile(runs.iter().map(|x| f(x)).collect(), 0.5);
                 let lost: usize = runs
                     .iter()
                     .map(|x| x.expected.saturating_sub(x.client_deliveries))
                     .sum();
                 let per: Vec<f64> = runs.iter().map(|x| x.per_broadcast()).collect();
-                let lo = per.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = per.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let (q1, q3) = (quantile(per.clone(), 0.25), quantile(per, 0.75));
                 let _ = writeln!(
                     out,
-                    "| {s} | {r} | {} | {:.1} | {lo:.1}–{hi:.1} | {} | {:.2} | {:.1} | {lost} |",
+                    "| {s} | {r} | {} | {:.1} | {q1:.1}–{q3:.1} | {} | {:.2} | {:.1} | {lost} |",
                     mode.name(),
                     med(Row::per_broadcast),
                     if mode == Mode::Classic {
@@ -609,8 +636,15 @@ fn main() {
         eprintln!("--servers, --rooms and --members must be at least 1");
         std::process::exit(2);
     }
-    if !(args.rate > 0.0 && args.rate.is_finite()) || args.broadcasts == 0 || args.reps == 0 {
-        eprintln!("--rate, --broadcasts and --reps must be positive");
+    if !(args.rate > 0.0 && args.rate.is_finite())
+        || args.broadcasts == 0
+        || args.reps == 0
+        || args.slices == 0
+        || args.slices > args.broadcasts
+    {
+        eprintln!(
+            "--rate, --broadcasts, --reps and --slices must be positive, --slices at most --broadcasts"
+        );
         std::process::exit(2);
     }
     let Some(single) = support::Redis::start() else {
@@ -631,6 +665,7 @@ fn main() {
         .as_ref()
         .map(|c| Nodes::new((0..3).map(|i| c.url(i)).collect()));
     std::fs::create_dir_all(&args.out).expect("the output directory");
+    let load_before = load_average();
     let started = Instant::now();
     let mut rows = Vec::new();
     for rep in 1..=args.reps {
@@ -641,40 +676,52 @@ fn main() {
                         Mode::Classic => &mut single_nodes,
                         _ => cluster_nodes.as_mut().expect("a cluster"),
                     };
-                    let row = run(mode, nodes, s, r, &args, rep);
+                    let slices = run(mode, nodes, s, r, &args, rep);
+                    let per: Vec<String> = slices
+                        .iter()
+                        .map(|x| format!("{:.0}", x.per_broadcast()))
+                        .collect();
+                    let busiest: Vec<String> = slices
+                        .iter()
+                        .map(|x| format!("{:.0}", x.max_node_per_broadcast()))
+                        .collect();
+                    let (got, expected) = slices.iter().fold((0, 0), |(g, e), x| {
+                        (g + x.client_deliveries, e + x.expected)
+                    });
                     eprintln!(
-                        "rep {rep} {:>15} S={s} R={r}: {:.1} µs/broadcast (busiest node {:.1}), \
-                         {:.2} server deliveries/broadcast, {}/{} client deliveries, {:.2} s, \
+                        "rep {rep} {:>15} S={s} R={r}: µs/broadcast per slice {} (busiest node {}), \
+                         {:.2} server deliveries/broadcast, {got}/{expected} client deliveries, \
                          idle {:.0} µs/s",
                         mode.name(),
-                        row.per_broadcast(),
-                        row.max_node_per_broadcast(),
-                        row.server_deliveries as f64 / row.broadcasts as f64,
-                        row.client_deliveries,
-                        row.expected,
-                        row.seconds,
-                        row.idle_us_per_s
+                        per.join(" "),
+                        busiest.join(" "),
+                        slices[0].server_deliveries as f64 / slices[0].broadcasts as f64,
+                        slices[0].idle_us_per_s
                     );
-                    rows.push(row);
+                    rows.extend(slices);
                 }
             }
         }
     }
     let caption = format!(
         "Measured on {}, {}; netladder servers in one process, {} clients per room on \
-         min({}, S) servers; {} room broadcasts per run at {}/s; Redis CPU from INFO cpu \
-         less its idle rate; {}.",
+         min({}, S) servers; {} room broadcasts per run at {}/s, measured in {} slices; \
+         Redis CPU from INFO cpu less its idle rate; median of the slices of {}; load \
+         average {} at the start, {} at the end.",
         machine(),
         today(),
         args.members,
         args.members,
         args.broadcasts,
         args.rate,
+        args.slices,
         if args.reps == 1 {
             "one run".to_owned()
         } else {
-            format!("median of {} runs", args.reps)
-        }
+            format!("{} runs", args.reps)
+        },
+        load_before,
+        load_average()
     );
     let mut csv = format!("{}\n", Row::HEADER);
     for row in &rows {
@@ -691,7 +738,7 @@ fn main() {
     write("redis-cpu-summary.md", &table);
     println!("{table}");
     println!(
-        "{} runs in {:.0} s; wrote redis-cpu.csv, redis-cpu-summary.md and redis-cpu-run.txt to {}",
+        "{} slices in {:.0} s; wrote redis-cpu.csv, redis-cpu-summary.md and redis-cpu-run.txt to {}",
         rows.len(),
         started.elapsed().as_secs_f64(),
         args.out.display()

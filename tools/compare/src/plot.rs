@@ -65,14 +65,24 @@ fn medians(rows: &[Row], server: &str, f: fn(&Row) -> Option<f64>) -> Vec<(f64, 
 }
 
 /// Writes `caption` (wrapped to two lines if long) into the strip.
-pub(crate) fn draw_caption<DB: DrawingBackend>(
+fn draw_caption<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     caption: &str,
+) -> Result<(), String> {
+    draw_caption_wrapped(area, caption, 118)
+}
+
+/// [`draw_caption`] for a plot of another width: lines of at most
+/// `chars` characters.
+pub(crate) fn draw_caption_wrapped<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    chars: usize,
 ) -> Result<(), String> {
     let mut lines = vec![String::new()];
     for word in caption.split(' ') {
         let line = lines.last_mut().expect("one line at least");
-        if line.len() + word.len() > 118 {
+        if line.len() + word.len() > chars {
             lines.push(word.to_string());
         } else {
             if !line.is_empty() {

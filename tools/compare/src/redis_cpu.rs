@@ -3,9 +3,11 @@
 //! (`redis-cpu.csv` and `redis-cpu-run.txt`). Measures nothing: it draws
 //! `redis-cpu.svg`, one panel per room count, Redis CPU per broadcast
 //! against the number of servers, one line per mode (medians of the
-//! repetitions), and the sharded cluster's busiest node dashed.
+//! measured slices, with a bar over their middle half, the 25th to 75th
+//! percentile), and the sharded cluster's busiest node dashed.
 
-use crate::plot::{COLORS, draw_caption, human};
+use crate::plot::{COLORS, draw_caption_wrapped, human};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fs;
@@ -56,9 +58,21 @@ fn parse(csv: &str) -> Result<Vec<Run>, String> {
         .collect()
 }
 
+/// A point of the plot: servers, median, 25th and 75th percentiles.
+type Point = (f64, f64, f64, f64);
+
 /// A line of the plot: a label, whether dashed, and its points per room
 /// count.
-type Series = (String, bool, BTreeMap<usize, Vec<(f64, f64)>>);
+type Series = (String, bool, BTreeMap<usize, Vec<Point>>);
+
+/// The `p` quantile (0..=1), interpolated between ranks, as the bench's
+/// summary table computes it.
+fn quantile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let at = (v.len() - 1) as f64 * p;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
+}
 
 fn series(runs: &[Run]) -> Vec<Series> {
     let label = |mode: &str| match mode {
@@ -78,11 +92,12 @@ fn series(runs: &[Run]) -> Vec<Series> {
         for r in runs.iter().filter(|r| r.mode == mode) {
             by.entry((r.rooms, r.servers)).or_default().push(f(r));
         }
-        let mut out: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut out: BTreeMap<usize, Vec<Point>> = BTreeMap::new();
         for ((rooms, servers), values) in by {
-            if let Some(m) = crate::median(values) {
-                out.entry(rooms).or_default().push((servers as f64, m));
-            }
+            let q = |p| quantile(values.clone(), p);
+            out.entry(rooms)
+                .or_default()
+                .push((servers as f64, q(0.5), q(0.25), q(0.75)));
         }
         out
     };
@@ -117,7 +132,7 @@ pub fn plot(dir: &Path) -> Result<(), String> {
     rooms.dedup();
     let points = || lines.iter().flat_map(|(_, _, by)| by.values().flatten());
     let x_max = points().map(|p| p.0).fold(1.0f64, f64::max);
-    let y_max = points().map(|p| p.1).fold(1.0f64, f64::max);
+    let y_max = points().map(|p| p.3).fold(1.0f64, f64::max);
     if rooms.is_empty() {
         return Err("redis-cpu.csv has no rows".into());
     }
@@ -128,7 +143,7 @@ pub fn plot(dir: &Path) -> Result<(), String> {
     let (title_area, charts) = charts.split_vertically(36);
     title_area
         .titled(
-            "Redis CPU per room broadcast, against the number of servers (median)",
+            "Redis CPU per room broadcast against servers: medians, and bars over the middle half of the slices",
             ("sans-serif", 20),
         )
         .map_err(|e| e.to_string())?;
@@ -167,6 +182,18 @@ pub fn plot(dir: &Path) -> Result<(), String> {
         for (i, (name, dashed, by)) in lines.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let Some(pts) = by.get(&r) else { continue };
+            // The bars side by side, a little apart, so that none hides
+            // another.
+            let dx = (i as f64 - (lines.len() - 1) as f64 / 2.0) * 0.07;
+            chart
+                .draw_series(pts.iter().map(|&(x, _, q1, q3)| {
+                    PathElement::new(
+                        vec![(x + dx, q1), (x + dx, q3)],
+                        color.mix(0.5).stroke_width(3),
+                    )
+                }))
+                .map_err(|e| e.to_string())?;
+            let pts: Vec<(f64, f64)> = pts.iter().map(|&(x, m, _, _)| (x, m)).collect();
             let style = color.stroke_width(2);
             let drawn = if *dashed {
                 chart.draw_series(DashedLineSeries::new(pts.clone(), 6, 4, style))
@@ -175,8 +202,15 @@ pub fn plot(dir: &Path) -> Result<(), String> {
             }
             .map_err(|e| e.to_string())?;
             if p == 0 {
+                let dashed = *dashed;
                 drawn.label(name.as_str()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    let (dash, gap) = if dashed { (6, 4) } else { (24, 0) };
+                    DashedPathElement::new(
+                        vec![(x, y), (x + 24, y)],
+                        dash,
+                        gap,
+                        color.stroke_width(2),
+                    )
                 });
             }
             chart
@@ -193,7 +227,8 @@ pub fn plot(dir: &Path) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
         }
     }
-    draw_caption(&caption_area, &caption)?;
+    // 1140 pixels hold about 175 characters of the caption's font.
+    draw_caption_wrapped(&caption_area, &caption, 175)?;
     root.present().map_err(|e| e.to_string())?;
     println!("drew {}", path.display());
     Ok(())
@@ -219,8 +254,8 @@ mod tests {
                 "sharded: its busiest node"
             ]
         );
-        assert_eq!(lines[0].2[&10], vec![(2.0, 8.0)]);
-        assert_eq!(lines[2].2[&10], vec![(2.0, 4.0)]);
+        assert_eq!(lines[0].2[&10], vec![(2.0, 8.0, 7.5, 8.5)]);
+        assert_eq!(lines[2].2[&10], vec![(2.0, 4.0, 3.5, 4.5)]);
         assert!(parse("mode,servers\nx,1\n").is_err());
         assert!(
             parse(
