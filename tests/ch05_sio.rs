@@ -18,6 +18,7 @@ use netladder::socketio::{
     Config, Decoder, Handlers, Limits, Packet, PacketType, Server as SioServer, SioHandle,
     SocketId, SocketIo, Value,
 };
+use netladder::ws::DeflateConfig;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -232,49 +233,79 @@ fn room_server_with(
 #[test]
 fn a_broadcast_to_50_websockets_is_encoded_once_and_framed_once() {
     const N: usize = 50;
+    // Both messages of the packet are over the 64-byte compression threshold.
+    let args = vec![
+        Value::from("news ".repeat(20)),
+        Value::binary(b"tick ".repeat(20)),
+    ];
+    // Per server setting, the shared frames built and the compressions one
+    // broadcast costs. (A connection that keeps its compression context
+    // compresses for itself: `src/ws/shared_tests.rs` tests that, as the
+    // project's client asks the server not to keep one.)
+    let settings = [
+        // No compression: one plain frame per message.
+        ("deflate off", None, 2, 0),
+        // The default, no context takeover: one compressed frame per
+        // message, compressed once, shared by all 50.
+        ("deflate", Some(DeflateConfig::default()), 2, 2),
+    ];
     for driver in DRIVERS {
-        let (joined_tx, joined) = mpsc::channel();
-        // permessage-deflate off: a WebSocket that compresses builds its own
-        // frames (its deflate context is its own), so only uncompressed
-        // connections share one frame.
-        let config = netladder::engineio::EngineIoConfig {
-            ws_deflate: None,
-            ..engine_config()
-        };
-        let io = room_server_with(config, joined_tx);
-        let (addr, shutdown) = serve(&io, driver);
-        let mut clients: Vec<Sio> = (0..N)
-            .map(|_| {
-                let mut c = Sio::connect(addr, Transports::WebSocketOnly);
-                c.join("/", None);
-                c
-            })
-            .collect();
-        for _ in 0..N {
-            joined.recv_timeout(IO_TIMEOUT).unwrap();
+        for (name, ws_deflate, frames_built, compressions) in settings.clone() {
+            let (joined_tx, joined) = mpsc::channel();
+            let compressing = ws_deflate.is_some();
+            let config = netladder::engineio::EngineIoConfig {
+                ws_deflate,
+                ..engine_config()
+            };
+            let io = room_server_with(config, joined_tx);
+            let (addr, shutdown) = serve(&io, driver);
+            let mut clients: Vec<Sio> = (0..N)
+                .map(|_| {
+                    let mut c = Sio::connect(addr, Transports::WebSocketOnly);
+                    c.join("/", None);
+                    // The project's client offers permessage-deflate.
+                    let agreed = c.eio.ws_deflate().map(|p| p.server_no_context_takeover);
+                    assert_eq!(agreed, compressing.then_some(true), "{driver} {name}");
+                    c
+                })
+                .collect();
+            for _ in 0..N {
+                joined.recv_timeout(IO_TIMEOUT).unwrap();
+            }
+            let handle = io.handle();
+            let engine = handle.engine();
+            let before = (
+                handle.encode_count().unwrap(),
+                engine.shared_frames_built(),
+                engine.shared_compressions(),
+            );
+            let reached = handle.emit_to("/", "r", "tick", args.clone()).unwrap();
+            assert_eq!(reached, N);
+            for c in &mut clients {
+                let p = c.next();
+                assert_eq!(
+                    p.event_parts(),
+                    Some(("tick", &args[..])),
+                    "{driver} {name}"
+                );
+            }
+            // One encoding of the packet, whatever the number of recipients;
+            // frames and compressions as the setting says.
+            let after = (
+                handle.encode_count().unwrap(),
+                engine.shared_frames_built(),
+                engine.shared_compressions(),
+            );
+            assert_eq!(after.0 - before.0, 1, "{driver} {name}: encodes");
+            assert_eq!(
+                after.2 - before.2,
+                compressions,
+                "{driver} {name}: compressions"
+            );
+            assert_eq!(after.1 - before.1, frames_built, "{driver} {name}: frames");
+            io.shutdown();
+            shutdown.shutdown();
         }
-        let handle = io.handle();
-        let (encodes, frames) = (
-            handle.encode_count().unwrap(),
-            handle.engine().shared_frames_built(),
-        );
-        let args = vec![Value::from("news"), Value::binary(vec![7u8; 100])];
-        let reached = handle.emit_to("/", "r", "tick", args.clone()).unwrap();
-        assert_eq!(reached, N);
-        for c in &mut clients {
-            let p = c.next();
-            assert_eq!(p.event_parts(), Some(("tick", &args[..])), "{driver}");
-        }
-        // One encoding of the packet, one frame for its text and one for
-        // its attachment, whatever the number of recipients.
-        assert_eq!(handle.encode_count().unwrap() - encodes, 1, "{driver}");
-        assert_eq!(
-            handle.engine().shared_frames_built() - frames,
-            2,
-            "{driver}"
-        );
-        io.shutdown();
-        shutdown.shutdown();
     }
 }
 // ANCHOR_END: encoded_once

@@ -48,9 +48,10 @@ impl WsHandler for App {
 
     fn on_message(&mut self, message: WsMessage, ws: &mut WsContext<'_>) {
         match (message, self.member) {
-            // Chat: hand the text to every member's mailbox, ours included.
+            // Chat: hand the text to every member's mailbox, ours included,
+            // framed (and compressed) once for all of them.
             (WsMessage::Text(text), Some(_)) => {
-                self.room.send_all(&Outgoing::Text(text.into()));
+                self.room.send_all(&Outgoing::shared_text(text));
             }
             (WsMessage::Text(text), None) => {
                 let _ = ws.send_text(&text);

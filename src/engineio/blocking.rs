@@ -66,6 +66,12 @@ impl BlockingClient {
         &self.client
     }
 
+    /// The compression its WebSocket agreed on, if it has one open and
+    /// the server accepted `permessage-deflate`.
+    pub fn ws_deflate(&self) -> Option<&crate::ws::DeflateParams> {
+        self.ws.as_ref().and_then(WsClient::deflate)
+    }
+
     /// Queues a message; `Err` gives it back (closed, or the queue is full).
     pub fn send(&mut self, message: Payload) -> Result<(), Payload> {
         let result = self.client.send(message);

@@ -325,8 +325,20 @@ struct Inner {
     /// Wakes the timer thread: deadlines may have moved.
     timer: Condvar,
     config: EngineIoConfig,
-    /// Shared WebSocket frames built so far (see [`SharedMessage`]).
+    /// What broadcasts cost on the WebSocket transport.
+    counters: SharedCounters,
+}
+
+/// Counts of the work shared messages cost on WebSockets (see
+/// [`SharedMessage`]).
+#[derive(Default)]
+struct SharedCounters {
+    /// Shared frames built: one per form (uncompressed, or compressed for
+    /// one window and level) of each message that reached a WebSocket.
     frames_built: AtomicU64,
+    /// Shared messages compressed: once per compressed form, plus once per
+    /// connection that compressed one with its own context.
+    compressions: AtomicU64,
 }
 
 impl Inner {
@@ -361,7 +373,7 @@ impl EngineIo {
             }),
             timer: Condvar::new(),
             config,
-            frames_built: AtomicU64::new(0),
+            counters: SharedCounters::default(),
         });
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
@@ -445,10 +457,20 @@ impl EngineIo {
         refused
     }
 
-    /// How many shared WebSocket frames were built so far: one per
-    /// broadcast message that reached any WebSocket, however many did.
+    /// How many shared WebSocket frames were built so far: for each
+    /// broadcast message, one per form it took (uncompressed, or
+    /// compressed for one window size and level), however many WebSockets
+    /// it reached.
     pub fn shared_frames_built(&self) -> u64 {
-        self.inner.frames_built.load(Ordering::Relaxed)
+        self.inner.counters.frames_built.load(Ordering::Relaxed)
+    }
+
+    /// How many times a broadcast message was compressed for WebSockets:
+    /// once per compressed form shared by every connection that does not
+    /// keep its compression context (the default), and once per
+    /// connection that does (`DeflateConfig::with_context_takeover`).
+    pub fn shared_compressions(&self) -> u64 {
+        self.inner.counters.compressions.load(Ordering::Relaxed)
     }
 
     /// Closes session `sid` from the server side: what is queued is still
@@ -828,25 +850,26 @@ impl EioProtocol {
                 let mut sent = 0;
                 for packet in &packets {
                     let result = match packet {
-                        // The prebuilt frame, unless this WebSocket
-                        // compresses (then its frames are its own).
-                        Packet::Shared(message) if ws.conn.deflate().is_none() => {
-                            if ws.conn.state() == WsState::Open {
-                                let (frame, built) = message.ws_frame();
-                                if built {
-                                    self.engine
-                                        .inner
-                                        .frames_built
-                                        .fetch_add(1, Ordering::Relaxed);
+                        // The shared frame, built (and compressed) once for
+                        // every connection that sends it the same way.
+                        Packet::Shared(message) => match ws.conn.send_shared(message.websocket()) {
+                            Ok(shared) => {
+                                let counters = &self.engine.inner.counters;
+                                if shared.built {
+                                    counters.frames_built.fetch_add(1, Ordering::Relaxed);
                                 }
-                                // What the connection queued goes first.
-                                ws.conn.drain_output_into(ctx.send_buffer());
-                                ctx.send_shared(frame);
+                                if shared.compressed {
+                                    counters.compressions.fetch_add(1, Ordering::Relaxed);
+                                }
+                                if let Some(frame) = shared.frame {
+                                    // What the connection queued goes first.
+                                    ws.conn.drain_output_into(ctx.send_buffer());
+                                    ctx.send_shared(frame);
+                                }
                                 Ok(())
-                            } else {
-                                Err(())
                             }
-                        }
+                            Err(_) => Err(()),
+                        },
                         packet => match packet.to_ws_frame() {
                             WsFrame::Text(text) => ws.conn.send_text(&text),
                             WsFrame::Binary(bytes) => ws.conn.send_binary(&bytes),

@@ -16,6 +16,7 @@
 //! before it is stored, and [`PayloadDecoder`] takes a body in pieces of any
 //! size (one byte at a time included) without ever holding more than that.
 
+use crate::ws::shared::SharedFrame;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -338,15 +339,17 @@ fn encode_base64_record(bytes: &[u8], out: &mut Vec<u8>) {
 /// One message for many sessions: a broadcast's text or attachment.
 ///
 /// Each wire form is built the first time a transport asks for it and then
-/// shared: the whole WebSocket frame a server sends (header and payload,
-/// unmasked, uncompressed) as an `Arc<[u8]>` that every connection queues
-/// with `Ctx::send_shared`, and the polling record (`4text`, or `b` and
-/// base64) that every poll answer copies into its body. So a broadcast to
-/// 1,000 WebSocket clients builds one frame, not 1,000.
+/// shared. For WebSocket it is chapter 3's [`SharedFrame`]: the whole frame
+/// a server sends (header and payload, unmasked), uncompressed or
+/// compressed once per window size and level, as an `Arc<[u8]>` that
+/// every connection queues with `Ctx::send_shared`. For polling it is the
+/// record (`4text`, or `b` and base64) that every poll answer copies into
+/// its body. So a broadcast to 1,000 WebSocket clients builds one frame
+/// and compresses at most once, not 1,000 times.
 #[derive(Debug)]
 pub struct SharedMessage {
     payload: Payload,
-    ws_frame: OnceLock<Arc<[u8]>>,
+    websocket: OnceLock<SharedFrame>,
     polling: OnceLock<Box<[u8]>>,
 }
 
@@ -355,7 +358,7 @@ impl SharedMessage {
     pub fn new(payload: Payload) -> Arc<SharedMessage> {
         Arc::new(SharedMessage {
             payload,
-            ws_frame: OnceLock::new(),
+            websocket: OnceLock::new(),
             polling: OnceLock::new(),
         })
     }
@@ -365,37 +368,25 @@ impl SharedMessage {
         &self.payload
     }
 
-    /// The whole WebSocket frame, built on the first call; the flag says
-    /// whether this call built it (for counting encodes).
-    pub fn ws_frame(&self) -> (Arc<[u8]>, bool) {
-        let mut built = false;
-        let frame = self.ws_frame.get_or_init(|| {
-            built = true;
-            let mut out = Vec::new();
-            match &self.payload {
-                Payload::Text(text) => {
-                    let mut data = Vec::with_capacity(1 + text.len());
-                    data.push(PacketType::Message.digit());
-                    data.extend_from_slice(text.as_bytes());
-                    crate::ws::frame::encode_frame(
-                        &mut out,
-                        true,
-                        crate::ws::frame::Opcode::Text,
-                        &data,
-                        None,
-                    );
-                }
-                Payload::Binary(bytes) => crate::ws::frame::encode_frame(
-                    &mut out,
-                    true,
-                    crate::ws::frame::Opcode::Binary,
-                    bytes,
-                    None,
-                ),
+    /// The WebSocket message: `4` and the text in a text frame, or the
+    /// bytes in a binary frame. Its frames are built when a connection
+    /// asks for them ([`crate::ws::WsConnection::send_shared`]).
+    pub fn websocket(&self) -> &SharedFrame {
+        self.websocket.get_or_init(|| match &self.payload {
+            Payload::Text(text) => {
+                let mut data = String::with_capacity(1 + text.len());
+                data.push(char::from(PacketType::Message.digit()));
+                data.push_str(text);
+                SharedFrame::text(data)
             }
-            out.into()
-        });
-        (Arc::clone(frame), built)
+            Payload::Binary(bytes) => SharedFrame::binary(bytes.clone()),
+        })
+    }
+
+    /// The whole uncompressed WebSocket frame, built on the first call; the
+    /// flag says whether this call built it (for counting encodes).
+    pub fn ws_frame(&self) -> (Arc<[u8]>, bool) {
+        self.websocket().plain()
     }
 
     /// The polling record (no separator), built on the first call.

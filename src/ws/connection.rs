@@ -11,9 +11,10 @@
 //! Only an incomplete frame *header* (at most 14 bytes) is left unconsumed.
 
 use super::close::{self, MAX_REASON_LEN, code};
-use super::deflate::{Deflate, DeflateConfig, InflateError};
+use super::deflate::{Deflate, DeflateConfig, InflateError, Plan};
 use super::frame::{self, FrameHeader, MAX_CONTROL_PAYLOAD, Opcode};
 use super::mask::apply_mask;
+use super::shared::{SharedFrame, SharedSend};
 use super::utf8::Utf8Text;
 use std::fmt;
 use std::time::Duration;
@@ -628,6 +629,38 @@ impl WsConnection {
         self.send_data(Opcode::Binary, data);
         Ok(())
     }
+
+    // ANCHOR: send_shared
+    /// Sends a message shared with other connections (a broadcast). A
+    /// server that sends it as it is, or compressed with a fresh context,
+    /// gets the shared frame back, to write after [`WsConnection::output`]
+    /// without copying it; one whose compressor keeps context, or a client
+    /// (which masks), frames the message itself, into its output.
+    pub fn send_shared(&mut self, message: &SharedFrame) -> Result<SharedSend, WsSendError> {
+        self.ensure_open()?;
+        let len = message.payload().len();
+        let plan = self.deflate.as_ref().map_or(Plan::Plain, |d| d.plan(len));
+        let (frame, built, compressed) = match (self.role, plan) {
+            (Role::Server, Plan::Plain) => {
+                let (frame, built) = message.plain();
+                (Some(frame), built, false)
+            }
+            (Role::Server, Plan::Fresh(key)) => {
+                let (frame, built) = message.compressed(key);
+                (Some(frame), built, built)
+            }
+            (Role::Client, _) | (Role::Server, Plan::Own) => {
+                self.send_data(message.opcode(), message.payload());
+                (None, false, plan != Plan::Plain)
+            }
+        };
+        Ok(SharedSend {
+            frame,
+            built,
+            compressed,
+        })
+    }
+    // ANCHOR_END: send_shared
 
     /// Queues a ping; the peer answers with a [`WsMessage::Pong`].
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), WsSendError> {

@@ -524,6 +524,90 @@ fn return_decompressor(bits: u8, mut decompressor: Decompress) {
 }
 // ANCHOR_END: spares
 
+// ANCHOR: fresh
+/// What a message compressed with a fresh context depends on: the window
+/// (2^N bytes, 9 to 15) and the zlib level. RFC 7692 §7.1.1.1: with
+/// `server_no_context_takeover` agreed, the server compresses every
+/// message as if it were the first, so a message compressed once with a
+/// key is a valid message for every connection that agreed the same
+/// window; the level only changes the bytes, not who can read them, but it
+/// is part of the key so that a server's frames are those its settings ask
+/// for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FreshKey {
+    window_bits: u8,
+    level: u32,
+}
+
+impl FreshKey {
+    /// A key for a window of 2^`window_bits` bytes (raised to 9, which
+    /// reads whatever 8 would write, as zlib cannot compress with 8) and a
+    /// zlib `level` (at most 9).
+    pub fn new(window_bits: u8, level: u32) -> FreshKey {
+        FreshKey {
+            window_bits: window_bits.clamp(9, 15),
+            level: level.min(9),
+        }
+    }
+
+    /// The window, in bits.
+    pub fn window_bits(&self) -> u8 {
+        self.window_bits
+    }
+
+    /// The zlib level.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+}
+
+/// How one connection sends one data message (see [`Deflate::plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Uncompressed: under the threshold, or an 8-bit window.
+    Plain,
+    /// Compressed with a fresh context: shareable between connections.
+    Fresh(FreshKey),
+    /// Compressed with this connection's own context.
+    Own,
+}
+
+/// Compresses one whole message with a fresh context (a spare compressor,
+/// reset and given back after), appending to `out` without the final
+/// `00 00 ff ff`. Every connection that agreed `key`'s window and does not
+/// keep its context can send the result.
+pub fn compress_fresh(payload: &[u8], key: FreshKey, out: &mut Vec<u8>) {
+    let level = Compression::new(key.level);
+    let mut compressor = spare_compressor(key.window_bits, level);
+    sync_flush(&mut compressor, payload, out);
+    return_compressor(key.window_bits, level, compressor);
+}
+// ANCHOR_END: fresh
+
+// ANCHOR: sync_flush
+/// Deflates `payload` into `out` with a sync flush, and cuts the
+/// `00 00 ff ff` that ends it.
+fn sync_flush(compressor: &mut Compress, payload: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let before_in = compressor.total_in();
+    loop {
+        let done = (compressor.total_in() - before_in) as usize;
+        // Compressed data is rarely larger than its input plus a little.
+        out.reserve(payload.len() - done + 64);
+        let status = compressor.compress_vec(&payload[done..], out, FlushCompress::Sync);
+        let consumed_all = (compressor.total_in() - before_in) as usize == payload.len();
+        // A sync flush is complete when the output buffer was not filled.
+        if consumed_all && out.len() < out.capacity() || status.is_err() {
+            break;
+        }
+    }
+    // Every sync flush ends with an empty stored block: 00 00 ff ff.
+    if out[start..].ends_with(&TAIL) {
+        out.truncate(out.len() - TAIL.len());
+    }
+}
+// ANCHOR_END: sync_flush
+
 /// One connection's compression state, after a successful negotiation.
 ///
 /// The compressor and the decompressor exist only while they are needed:
@@ -620,38 +704,37 @@ impl Deflate {
     /// the final `00 00 ff ff` removed (RFC 7692 §7.2.1).
     pub fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
         let (no_takeover, bits) = self.ours();
+        if no_takeover {
+            // Nothing to keep: a spare compressor, returned reset.
+            let key = FreshKey::new(bits, self.level.level());
+            compress_fresh(payload, key, out);
+            return;
+        }
         let level = self.level;
-        let bits = bits.max(9);
-        let compressor = self.compressor.get_or_insert_with(|| {
-            if no_takeover {
-                spare_compressor(bits, level)
-            } else {
-                Compress::new_with_window_bits(level, false, bits)
-            }
-        });
-        let start = out.len();
-        let before_in = compressor.total_in();
-        loop {
-            let done = (compressor.total_in() - before_in) as usize;
-            // Compressed data is rarely larger than its input plus a little.
-            out.reserve(payload.len() - done + 64);
-            let status = compressor.compress_vec(&payload[done..], out, FlushCompress::Sync);
-            let consumed_all = (compressor.total_in() - before_in) as usize == payload.len();
-            // A sync flush is complete when the output buffer was not filled.
-            if consumed_all && out.len() < out.capacity() || status.is_err() {
-                break;
-            }
-        }
-        // Every sync flush ends with an empty stored block: 00 00 ff ff.
-        if out[start..].ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
-        }
-        if no_takeover && let Some(compressor) = self.compressor.take() {
-            // The next message starts afresh, with a spare.
-            return_compressor(bits, level, compressor);
-        }
+        let compressor = self
+            .compressor
+            .get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits.max(9)));
+        sync_flush(compressor, payload, out);
     }
     // ANCHOR_END: compress
+
+    // ANCHOR: plan
+    /// How this connection sends a data message of `len` bytes: as it is,
+    /// compressed with a fresh context (the same bytes for every
+    /// connection with the same [`FreshKey`], so one compressed frame can
+    /// serve them all), or compressed with its own context (context
+    /// takeover: its compressor remembers its earlier messages).
+    pub fn plan(&self, len: usize) -> Plan {
+        let (no_takeover, bits) = self.ours();
+        if !self.should_compress(len) {
+            Plan::Plain
+        } else if no_takeover {
+            Plan::Fresh(FreshKey::new(bits, self.level.level()))
+        } else {
+            Plan::Own
+        }
+    }
+    // ANCHOR_END: plan
 
     // ANCHOR: inflate
     /// Inflates a piece of a compressed message's payload, appending to

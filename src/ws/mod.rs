@@ -15,6 +15,7 @@
 //! | [`protocol`] | the glue to a driver: [`WsProtocol`] calls your [`WsHandler`] |
 //! | [`server`] | a server connection from its first byte: upgrade (or plain HTTP), then WebSocket |
 //! | [`broadcast`] | a registry of mailboxes, to send one message to many connections |
+//! | [`shared`] | a message for many connections, framed (and compressed) once |
 //! | [`handshake`] | the HTTP upgrade: checking a request, answering it, and the client's side |
 //! | [`handover`] | from a request parsed by chapter 2's HTTP layer to a server connection (both servers that accept WebSockets use it) |
 //! | [`extensions`] | the `Sec-WebSocket-Extensions` header's grammar |
@@ -47,7 +48,7 @@
 //!     }
 //!     fn on_message(&mut self, message: WsMessage, _ws: &mut WsContext<'_>) {
 //!         if let WsMessage::Text(text) = message {
-//!             self.room.send_all(&Outgoing::Text(text.into()));
+//!             self.room.send_all(&Outgoing::shared_text(text));
 //!         }
 //!     }
 //!     fn on_close(&mut self, _code: u16, _reason: &str) {
@@ -101,6 +102,7 @@ pub mod handshake;
 pub mod mask;
 pub mod protocol;
 pub mod server;
+pub mod shared;
 pub mod utf8;
 
 pub use broadcast::{Broadcast, MemberId};
@@ -109,3 +111,4 @@ pub use connection::{Config, ProtocolError, Role, State, WsConnection, WsMessage
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use protocol::{HandshakeInfo, Outgoing, WsContext, WsHandler, WsProtocol};
 pub use server::{HttpFallback, HttpRequest, HttpResponse, ServerConfig, WsServerProtocol};
+pub use shared::{SharedFrame, SharedSend};

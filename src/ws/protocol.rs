@@ -8,24 +8,43 @@
 
 use super::close::code;
 use super::connection::{Config, ProtocolError, Role, State, WsConnection, WsMessage, WsSendError};
+use super::shared::SharedFrame;
 use crate::driver::{CloseReason, Ctx, Mailbox, Protocol};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+// ANCHOR: outgoing
 /// A message for a connection to send, arriving through its [`Mailbox`].
 /// The payloads are shared (`Arc`), so broadcasting one message to a
 /// thousand connections copies a pointer a thousand times, not the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outgoing {
-    /// Send a text message.
+    /// Send a text message (framed, and compressed, by each connection).
     Text(Arc<str>),
-    /// Send a binary message.
+    /// Send a binary message (framed, and compressed, by each connection).
     Binary(Arc<[u8]>),
+    /// Send a message framed once for every connection that sends it the
+    /// same way, compression included (see [`super::shared`]): the way to
+    /// broadcast.
+    Shared(Arc<SharedFrame>),
     /// Send a ping.
     Ping(Vec<u8>),
     /// Start the close handshake with this code and reason.
     Close(u16, String),
+}
+// ANCHOR_END: outgoing
+
+impl Outgoing {
+    /// A text message to broadcast: one [`Outgoing::Shared`] for everyone.
+    pub fn shared_text(text: impl Into<String>) -> Outgoing {
+        Outgoing::Shared(Arc::new(SharedFrame::text(text)))
+    }
+
+    /// A binary message to broadcast.
+    pub fn shared_binary(bytes: impl Into<Vec<u8>>) -> Outgoing {
+        Outgoing::Shared(Arc::new(SharedFrame::binary(bytes)))
+    }
 }
 
 /// What the opening handshake settled, for the handler to look at.
@@ -44,8 +63,7 @@ pub struct WsContext<'a> {
     conn: &'a mut WsConnection,
     mailbox: &'a Mailbox<Outgoing>,
     info: &'a HandshakeInfo,
-    now: Instant,
-    peer: SocketAddr,
+    ctx: &'a mut Ctx,
 }
 
 impl WsContext<'_> {
@@ -64,15 +82,26 @@ impl WsContext<'_> {
         self.conn.send_ping(payload)
     }
 
+    // ANCHOR: send_outgoing
     /// Sends an [`Outgoing`] message.
     pub fn send(&mut self, message: &Outgoing) -> Result<(), WsSendError> {
         match message {
             Outgoing::Text(text) => self.conn.send_text(text),
             Outgoing::Binary(data) => self.conn.send_binary(data),
+            Outgoing::Shared(message) => {
+                let sent = self.conn.send_shared(message)?;
+                if let Some(frame) = sent.frame {
+                    // What the connection queued before goes first.
+                    self.conn.drain_output_into(self.ctx.send_buffer());
+                    self.ctx.send_shared(frame);
+                }
+                Ok(())
+            }
             Outgoing::Ping(payload) => self.conn.send_ping(payload),
             Outgoing::Close(code, reason) => self.conn.close(*code, reason),
         }
     }
+    // ANCHOR_END: send_outgoing
 
     /// Starts the close handshake.
     pub fn close(&mut self, code: u16, reason: &str) -> Result<(), WsSendError> {
@@ -97,12 +126,12 @@ impl WsContext<'_> {
 
     /// The time of this callback.
     pub fn now(&self) -> Instant {
-        self.now
+        self.ctx.now()
     }
 
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
-        self.peer
+        self.ctx.peer()
     }
 }
 
@@ -224,7 +253,7 @@ impl<H: WsHandler> WsProtocol<H> {
 
     /// Runs `f` with the handler and a context, if the connection is open
     /// (it has its mailbox).
-    fn with_handler(&mut self, ctx: &Ctx, f: impl FnOnce(&mut H, &mut WsContext<'_>)) {
+    fn with_handler(&mut self, ctx: &mut Ctx, f: impl FnOnce(&mut H, &mut WsContext<'_>)) {
         let Some(mailbox) = &self.mailbox else {
             return;
         };
@@ -232,8 +261,7 @@ impl<H: WsHandler> WsProtocol<H> {
             conn: &mut self.conn,
             mailbox,
             info: &self.info,
-            now: ctx.now(),
-            peer: ctx.peer(),
+            ctx,
         };
         f(&mut self.handler, &mut ws);
     }
@@ -284,8 +312,8 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
     fn on_bytes(&mut self, input: &[u8], ctx: &mut Ctx) -> usize {
         let mut messages = std::mem::take(&mut self.messages);
         let mut peer_close = None;
-        let (now, peer) = (ctx.now(), ctx.peer());
         let (handler, mailbox, info) = (&mut self.handler, &self.mailbox, &self.info);
+        let callback_ctx = &mut *ctx;
         let (consumed, failed) =
             receive_messages(&mut self.conn, input, &mut messages, |conn, batch| {
                 for message in batch.drain(..) {
@@ -300,8 +328,7 @@ impl<H: WsHandler> Protocol for WsProtocol<H> {
                                 conn: &mut *conn,
                                 mailbox,
                                 info,
-                                now,
-                                peer,
+                                ctx: &mut *callback_ctx,
                             };
                             handler.on_message(message, &mut ws);
                         }

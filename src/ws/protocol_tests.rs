@@ -223,6 +223,26 @@ fn mailbox_messages_are_sent_by_default() {
 }
 
 #[test]
+fn a_shared_message_goes_out_in_order_as_the_shared_buffer() {
+    let (mut ws, _, now) = open();
+    let mut c = ctx(now);
+    ws.on_message(Outgoing::Text(Arc::from("before")), &mut c);
+    let shared = Outgoing::shared_text("everyone");
+    ws.on_message(shared.clone(), &mut c);
+    ws.on_message(Outgoing::Text(Arc::from("after")), &mut c);
+    let sent = frames(&c.queued()[..]);
+    assert_eq!(
+        sent,
+        ["before", "everyone", "after"].map(|t| (Opcode::Text, t.as_bytes().to_vec()))
+    );
+    // A second connection finds the frame already built.
+    let Outgoing::Shared(message) = shared else {
+        unreachable!()
+    };
+    assert!(!message.plain().1, "built once, by the first connection");
+}
+
+#[test]
 fn a_client_role_masks_what_it_sends() {
     let mut ws = WsProtocol::new(
         Role::Client,

@@ -491,7 +491,7 @@ mod loopback {
 
         fn on_message(&mut self, message: WsMessage, _ws: &mut WsContext<'_>) {
             if let WsMessage::Text(text) = message {
-                self.room.send_all(&Outgoing::Text(text.into()));
+                self.room.send_all(&Outgoing::shared_text(text));
             }
         }
 
