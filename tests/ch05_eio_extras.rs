@@ -317,6 +317,38 @@ fn shutdown_answers_a_held_poll_with_a_close_packet() {
 }
 
 #[test]
+fn a_held_poll_whose_client_stops_sending_ends_the_session() {
+    // As Node's "poll connection closed prematurely": a client that
+    // half-closes (or whose connection is cut) while its poll is held is
+    // gone, and so is its session, at once rather than at the heartbeat.
+    for driver in DRIVERS {
+        let server = Server::start(SERVER, &["--driver", driver]);
+        let sid = handshake(server.addr);
+        let mut held = TcpStream::connect(server.addr).unwrap();
+        send(&mut held, "GET", &target(&sid), "", b"");
+        held.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut byte = [0; 1];
+        assert!(held.read(&mut byte).is_err(), "{driver}: answered early");
+        held.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        held.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        held.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{driver}: no answer to a poll given up");
+        // The session is gone (its close runs as the connection closes).
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            let a = http(server.addr, "GET", &target(&sid), "", b"");
+            if a.status == 400 {
+                assert_eq!(a.body, br#"{"code":1,"message":"Session ID unknown"}"#);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{driver}: the session lives on");
+        }
+    }
+}
+
+#[test]
 fn shutdown_sends_a_websocket_the_close_packet_then_1001() {
     for driver in DRIVERS {
         let server = Server::start(SERVER, &["--driver", driver]);

@@ -1071,7 +1071,17 @@ impl EioProtocol {
             Mode::Http(http) => {
                 let finished = http.conn.should_close();
                 let owed = http.conn.unanswered();
-                if finished || (http.peer_done && http.held.is_none() && owed == 0) {
+                // A client that stops sending while its poll is held has
+                // gone (no Engine.IO client half-closes while it polls): the
+                // poll is given up now, and `on_closed` closes the session
+                // with a transport error, as Node does ("poll connection
+                // closed prematurely"). Waiting to answer it would only
+                // write the answer into a connection that is most likely
+                // dead (a network cut, a killed client), and keep the
+                // session, which connection state recovery could restore
+                // at once, until the heartbeat gives up on it.
+                let poll_abandoned = http.peer_done && http.held.is_some();
+                if finished || poll_abandoned || (http.peer_done && owed == 0) {
                     ctx.close();
                     return;
                 }

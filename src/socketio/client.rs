@@ -19,10 +19,10 @@
 //!   once it is (bounded by [`ClientConfig::max_buffer`]);
 //! - **connection state recovery** (Socket.IO 4.6+): when the server's
 //!   `CONNECT` answer carries a `pid`, the client remembers it and the
-//!   offset of the last event it got (the server appends it as the last,
-//!   string, argument), and sends both back in its next `CONNECT`. The
-//!   server then answers with the same `pid` and replays what was missed:
-//!   [`ClientEvent::Connect`] says `recovered: true`.
+//!   offset of the last event it got without an ack id (the server appends
+//!   it as the last, string, argument), and sends both back in its next
+//!   `CONNECT`. The server then answers with the same `pid` and replays
+//!   what was missed: [`ClientEvent::Connect`] says `recovered: true`.
 //!
 //! **Reconnection.** When the session ends for any reason but
 //! [`Client::close`] (the server went away, a ping timeout, a parse
@@ -645,7 +645,11 @@ impl Client {
                 let Value::String(name) = items.remove(0) else {
                     return;
                 };
+                // Only an event without an ack id carries an offset: the
+                // server never stamps one that wants an answer, whose last
+                // string is just an argument.
                 if ns.pid.is_some()
+                    && packet.id.is_none()
                     && let Some(Value::String(offset)) = items.last()
                 {
                     ns.offset = Some(offset.clone());
