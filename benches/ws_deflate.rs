@@ -3,10 +3,15 @@
 //! message a little different) and random bytes (1 KiB, incompressible);
 //! each compressed and inflated with and without context takeover. The
 //! compression ratios are printed before the timings.
+//!
+//! Then a broadcast: one chat message sent to 1,000 server connections
+//! that agreed permessage-deflate without context takeover (the default),
+//! each connection compressing it for itself, or all of them taking the
+//! one compressed frame of a [`SharedFrame`].
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use netladder::ws::Role;
 use netladder::ws::deflate::{Deflate, DeflateConfig, DeflateParams};
+use netladder::ws::{Config, Role, SharedFrame, WsConnection};
 use std::hint::black_box;
 
 /// 100 chat messages such as a room sends.
@@ -114,5 +119,43 @@ fn deflate(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, deflate);
+// ANCHOR: broadcast_bench
+/// Connections in the broadcast benchmark.
+const FAN_OUT: usize = 1000;
+
+/// One chat message to `FAN_OUT` connections with default compression.
+fn broadcast(c: &mut Criterion) {
+    let message = String::from_utf8(chat_messages().swap_remove(0)).expect("UTF-8");
+    let mut conns: Vec<WsConnection> = (0..FAN_OUT)
+        .map(|_| {
+            let mut conn = WsConnection::new(Role::Server, Config::default());
+            let config = DeflateConfig::default();
+            conn.set_deflate(Deflate::new(Role::Server, params(false), &config));
+            conn
+        })
+        .collect();
+    let mut group = c.benchmark_group("ws-deflate/broadcast-1000");
+    group.throughput(Throughput::Elements(FAN_OUT as u64));
+    group.bench_function("each connection compresses", |b| {
+        b.iter(|| {
+            for conn in &mut conns {
+                conn.send_text(black_box(&message)).unwrap();
+                black_box(conn.take_output());
+            }
+        })
+    });
+    group.bench_function("one shared frame", |b| {
+        b.iter(|| {
+            let shared = SharedFrame::text(black_box(message.as_str()));
+            for conn in &mut conns {
+                let sent = conn.send_shared(&shared).unwrap();
+                black_box((sent.frame, conn.take_output()));
+            }
+        })
+    });
+    group.finish();
+}
+// ANCHOR_END: broadcast_bench
+
+criterion_group!(benches, deflate, broadcast);
 criterion_main!(benches);

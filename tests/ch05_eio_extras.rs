@@ -274,9 +274,10 @@ fn a_compression_bomb_on_the_websocket_closes_the_session() {
     }
 }
 
-fn sigterm(server: &Server) {
+/// Sends `signal` (`"INT"`, Ctrl-C, or `"TERM"`) to the server.
+fn signal(server: &Server, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
+        .args([&format!("-{signal}"), &server.pid().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -297,7 +298,7 @@ fn exits(mut server: Server) {
 
 #[test]
 fn shutdown_answers_a_held_poll_with_a_close_packet() {
-    for driver in DRIVERS {
+    for (driver, sig) in DRIVERS.into_iter().flat_map(|d| [(d, "INT"), (d, "TERM")]) {
         let server = Server::start(SERVER, &["--driver", driver]);
         let sid = handshake(server.addr);
         let mut held = TcpStream::connect(server.addr).unwrap();
@@ -308,10 +309,10 @@ fn shutdown_answers_a_held_poll_with_a_close_packet() {
         let mut byte = [0; 1];
         assert!(held.read(&mut byte).is_err(), "{driver}: answered early");
         held.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        sigterm(&server);
+        signal(&server, sig);
         let a = read_answer(&mut held);
-        assert_eq!(a.status, 200, "{driver}");
-        assert_eq!(a.body, b"1", "{driver}: the close packet");
+        assert_eq!(a.status, 200, "{driver} {sig}");
+        assert_eq!(a.body, b"1", "{driver} {sig}: the close packet");
         exits(server);
     }
 }
@@ -356,7 +357,7 @@ fn shutdown_sends_a_websocket_the_close_packet_then_1001() {
         assert!(matches!(next(&mut ws), WsMessage::Text(t) if t.starts_with('0')));
         ws.send_text("4ready").unwrap();
         assert_eq!(next(&mut ws), text("4ready"));
-        sigterm(&server);
+        signal(&server, "TERM");
         assert_eq!(next(&mut ws), text("1"), "{driver}: the close packet");
         match next(&mut ws) {
             WsMessage::Close(code, _) => assert_eq!(code, 1001, "{driver}"),

@@ -50,7 +50,9 @@ pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 pub struct DeflateConfig {
     /// The server resets its compressor after every message. Default `true`:
     /// a server then holds no compressor between messages, so an idle
-    /// connection costs nothing for compression.
+    /// connection costs nothing for compression, and a broadcast is
+    /// compressed once for all its connections ([`super::shared`]). The
+    /// server answers with it whether or not the client asked.
     pub server_no_context_takeover: bool,
     /// The client resets its compressor after every message (so the server
     /// frees its decompressor between messages). Default `true`.
