@@ -282,7 +282,7 @@ impl Shared {
         while let Some(event) = session.poll_event() {
             let event = match event {
                 Event::Open => {
-                    let request = session.request().cloned().unwrap_or_default();
+                    let request = session.take_request().unwrap_or_default();
                     EioEvent::Open(sid.clone(), request)
                 }
                 Event::Message(m) => EioEvent::Message(sid.clone(), m),

@@ -14,7 +14,9 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Registry {
     config: SessionConfig,
-    sessions: HashMap<Sid, Session>,
+    /// Boxed, so that a map's spare slots cost a pointer each, not a
+    /// `Session`.
+    sessions: HashMap<Sid, Box<Session>>,
     max_sessions: usize,
     /// Sessions opened since the last [`Registry::take_opened`].
     opened: Vec<Sid>,
@@ -62,7 +64,7 @@ impl Registry {
     pub fn open_polling(&mut self, now: Instant) -> Result<(Sid, Vec<u8>), OpenError> {
         let sid = self.new_sid()?;
         let (session, body) = Session::open_polling(sid.clone(), self.config.clone(), now);
-        self.sessions.insert(sid.clone(), session);
+        self.sessions.insert(sid.clone(), Box::new(session));
         self.opened.push(sid.clone());
         Ok((sid, body))
     }
@@ -72,14 +74,17 @@ impl Registry {
     pub fn open_websocket(&mut self, now: Instant) -> Result<(Sid, WsToken), OpenError> {
         let sid = self.new_sid()?;
         let (session, ws) = Session::open_websocket(sid.clone(), self.config.clone(), now);
-        self.sessions.insert(sid.clone(), session);
+        self.sessions.insert(sid.clone(), Box::new(session));
         self.opened.push(sid.clone());
         Ok((sid, ws))
     }
 
     /// The live session `sid`, or error code 1.
     pub fn get_mut(&mut self, sid: &Sid) -> Result<&mut Session, ErrorCode> {
-        self.sessions.get_mut(sid).ok_or(ErrorCode::UnknownSid)
+        self.sessions
+            .get_mut(sid)
+            .map(|s| &mut **s)
+            .ok_or(ErrorCode::UnknownSid)
     }
 
     /// The sessions opened since the last call: the glue announces them
@@ -90,7 +95,7 @@ impl Registry {
 
     /// Forgets session `sid` (once it is finished), returning it.
     pub fn remove(&mut self, sid: &Sid) -> Option<Session> {
-        self.sessions.remove(sid)
+        self.sessions.remove(sid).map(|s| *s)
     }
 
     /// The sids of every session held.
@@ -149,6 +154,7 @@ impl Registry {
             .collect();
         done.iter()
             .filter_map(|sid| self.sessions.remove(sid))
+            .map(|s| *s)
             .collect()
     }
 }

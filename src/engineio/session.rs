@@ -406,6 +406,13 @@ impl Session {
         self.request.as_ref()
     }
 
+    /// Takes the recorded request: the glue hands it on with the open
+    /// event, once, so that an idle session does not keep its handshake's
+    /// headers and query for nothing (the application keeps what it wants).
+    pub fn take_request(&mut self) -> Option<Arc<HandshakeRequest>> {
+        self.request.take()
+    }
+
     /// The settings.
     pub fn config(&self) -> &SessionConfig {
         &self.config
