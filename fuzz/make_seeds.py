@@ -9,8 +9,10 @@ repository root after adding test vectors: python3 fuzz/make_seeds.py
 """
 
 import hashlib
+import json
 import pathlib
 import re
+import struct
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "fuzz" / "seeds"
@@ -119,20 +121,121 @@ for payload in [
 ]:
     write("engineio_payload", payload)
 
-# The Redis adapter's messages: the msgpack vectors Node printed (hex
-# strings in the tests) and the JSON requests and responses the tests
-# expect, each behind every selector (0 broadcast, 1 request, 2 response,
-# 3 and 4 cluster messages) so each decoder starts from real messages.
-REDIS_TESTS = ["src/socketio/redis/tests.rs", "src/socketio/redis/cluster.rs"]
-redis_messages = set()
-for path in REDIS_TESTS:
-    text = (ROOT / path).read_text()
-    for hexa in re.findall(r'"([0-9a-f]{16,})"', text):
-        redis_messages.add(bytes.fromhex(hexa))
-    # JSON in raw strings, r#"{...}"#.
-    for raw in re.findall(r'r#"(\{.*?\})"#', text, re.S):
-        if '"type"' in raw or '"requestId"' in raw:
-            redis_messages.add(raw.encode())
-for message in sorted(redis_messages):
-    for selector in range(5):
+# The Redis adapters' messages: the msgpack vectors Node printed (hex
+# strings in the tests) and the JSON messages the tests send and expect
+# (format strings filled in). The classic adapter's go behind its
+# selectors (0 broadcast, 1 request, 2 response), the sharded adapter's
+# cluster messages behind the cluster ones (3 to 9), so each decoder starts
+# from real messages. A cluster message goes as msgpack too (as Node sends
+# it when it holds binary), and, where its type may carry binary (3, 8, 9,
+# 10, 12), with a Buffer added. The script only adds files: the inputs the
+# fuzzer found (kept as seeds by hand, with their regression tests) stay.
+CLASSIC_TESTS = ["src/socketio/redis/tests.rs"]
+CLUSTER_TESTS = [
+    "src/socketio/redis/cluster.rs",
+    "src/socketio/redis/sharded.rs",
+    "src/socketio/redis/sharded_tests.rs",
+]
+PLACEHOLDER = re.compile(r"(?<!\{)\{[A-Za-z_]+\}(?!\})")
+
+
+def redis_vectors(paths):
+    found = set()
+    for path in paths:
+        text = (ROOT / path).read_text()
+        for hexa in re.findall(r'"([0-9a-f]{16,})"', text):
+            found.add(bytes.fromhex(hexa))
+        # JSON in raw strings, r#"{...}"# (format strings: {{ }} and {name};
+        # a test's broken message may end early).
+        for raw in re.findall(r'r#"(\{.*?)"#', text, re.S):
+            if '"type"' in raw or '"requestId"' in raw:
+                if "{{" in raw:
+                    raw = PLACEHOLDER.sub("x", raw).replace("{{", "{").replace("}}", "}")
+                found.add(raw.encode())
+    return found
+
+
+def msgpack(v) -> bytes:
+    """notepack.io's encoding of a JSON value (and of a Buffer: bin)."""
+    if v is None:
+        return b"\xc0"
+    if v is True or v is False:
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        if 0 <= v < 0x80:
+            return bytes([v])
+        if -32 <= v < 0:
+            return (v & 0xFF).to_bytes(1, "big")
+        if 0 <= v < 1 << 32:
+            return b"\xce" + v.to_bytes(4, "big")
+        return b"\xd3" + v.to_bytes(8, "big", signed=True)
+    if isinstance(v, float):
+        return b"\xcb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        b = v.encode()
+        return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+    if isinstance(v, bytes):
+        return b"\xc4" + bytes([len(v)]) + v
+    if isinstance(v, list):
+        return bytes([0x90 | len(v)]) + b"".join(msgpack(x) for x in v)
+    if isinstance(v, dict):
+        head = bytes([0x80 | len(v)])
+        return head + b"".join(msgpack(k) + msgpack(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def with_binary(message):
+    """The message with a Buffer where its type may carry one, or None."""
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return None
+    kind = message.get("type")
+    buffer = b"\x01\x02\x03"
+    if kind == 3 and isinstance(data.get("packet", {}).get("data"), list):
+        data["packet"]["data"].append(buffer)
+    elif kind == 9 and isinstance(data.get("packet"), list):
+        data["packet"].append(buffer)
+    elif kind in (10, 12):
+        data["packet"] = buffer
+    elif kind == 8 and data.get("sockets"):
+        data["sockets"][0]["data"] = buffer
+    else:
+        return None
+    return message
+
+
+# The cluster selector that reads each type's data part: 3 BroadcastData,
+# 5 OpData, 6 FetchSocketsData, 7 ServerSideEmitData, 8 ResponseData.
+DATA_SELECTOR = {3: 3, 4: 5, 5: 5, 6: 5, 7: 6, 9: 7, 8: 8, 10: 8, 11: 8, 12: 8}
+
+
+def cluster_selectors(value):
+    """Its data part's selector, 4 (any value) and 9 (the adapter's path)."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    own = [DATA_SELECTOR[kind]] if kind in DATA_SELECTOR else []
+    return own + [4, 9]
+
+
+for message in sorted(redis_vectors(CLASSIC_TESTS)):
+    for selector in range(3):
         write("redis_messages", bytes([selector]) + message)
+for text in sorted(redis_vectors(CLUSTER_TESTS)):
+    if text.startswith(b"{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None  # one of the tests' broken messages
+    elif 0x80 <= text[0] <= 0x8F:  # a msgpack map Node printed
+        kind = re.search(rb"\xa4type([\x00-\x7f])", text)
+        value = {"type": kind[1][0]} if kind else None
+    else:
+        continue  # a hex string that is no message (a uid)
+    messages = [text]
+    if value is not None and text.startswith(b"{"):
+        messages.append(msgpack(value))
+        binary = with_binary(json.loads(text))
+        if binary is not None:
+            messages.append(msgpack(binary))
+    for message in messages:
+        for selector in cluster_selectors(value):
+            write("redis_messages", bytes([selector]) + message)

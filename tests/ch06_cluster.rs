@@ -6,6 +6,7 @@
 //! Skipped with a message when redis-server is not installed.
 
 #[path = "support/redis.rs"]
+#[allow(dead_code)] // each test file uses its own subset
 mod support;
 
 use std::sync::Arc;

@@ -4,82 +4,19 @@
 //! loopback port and stops it; without `redis-server` (Debian package
 //! redis-server) the tests say so and pass as skipped.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+#[path = "support/cluster.rs"]
+#[allow(dead_code)] // each test file uses its own subset
+mod cluster;
+#[path = "support/redis.rs"]
+#[allow(dead_code)] // the restart helpers serve tests/ch06_cluster.rs
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cluster::{Peer, node_peers};
 use netladder::socketio::redis::BroadcastMessage;
-
-/// A `redis-server` of our own, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    /// `None` (after saying why) when redis-server is not installed.
-    fn start() -> Option<Redis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!(
-                "SKIPPED: redis-server is not installed (apt-get install redis-server; \
-                 scripts/test-all installs it when run as root)"
-            );
-            return None;
-        }
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let mut child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server starts");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port was taken meanwhile: try another
-                }
-                if let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}"))
-                    && let Ok(mut con) = client.get_connection()
-                    && redis::cmd("PING").query::<String>(&mut con).is_ok()
-                {
-                    return Some(Redis { child, port });
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("redis-server did not start on any of 5 ports");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Redis;
 
 /// Runs ch06-emit with `args` while subscribed to `pattern`, and returns
 /// every (channel, payload) Redis delivered.
@@ -208,92 +145,22 @@ fn bad_input_and_an_unreachable_redis_are_clear_errors() {
     assert_eq!(down.status.code(), Some(2));
 }
 
-/// The Node peers from tests/node (`npm ci` there; scripts/test-all does).
-fn node_peers() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    let installed = dir.join("node_modules/@socket.io/redis-adapter").is_dir()
-        && dir.join("node_modules/socket.io-client").is_dir();
-    let node = Command::new("node").arg("--version").output().is_ok();
-    if installed && node {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: node or the Node peers are missing (run `npm ci` in tests/node; \
-             scripts/test-all does)"
-        );
-        None
-    }
-}
-
 #[test]
 fn a_node_server_on_the_official_adapter_delivers_what_ch06_emit_publishes() {
-    use std::io::{BufRead, BufReader};
     let Some(redis) = Redis::start() else { return };
-    let Some(dir) = node_peers() else { return };
-    let mut peer = Command::new("node")
-        .arg(dir.join("redis_cluster_peer.mjs"))
-        .arg(redis.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node starts");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = peer.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let next = |what: &str| {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("the Node peer said nothing while waiting for {what}"));
-        assert!(
-            line.starts_with(what),
-            "waiting for {what}, the peer said {line}"
-        );
-        line
+    let Some(dir) = node_peers(&["@socket.io/redis-adapter", "socket.io-client"]) else {
+        return;
     };
-    next("ready");
+    let mut peer = Command::new("node");
+    peer.arg(dir.join("redis_cluster_peer.mjs"))
+        .arg(redis.url());
     // The adapter's PSUBSCRIBE socket.io#/#* is in place before we publish.
-    let mut con = redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while redis::cmd("PUBSUB")
-        .arg("NUMPAT")
-        .query::<i64>(&mut con)
-        .unwrap()
-        < 1
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the Node adapter never subscribed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_ch06-emit"))
-        .args([
-            "--redis",
-            &redis.url(),
-            "--room",
-            "r",
-            "news",
-            r#"{"a":[1,"é"]}"#,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let subscribed = |redis: &Redis| redis.numpat() >= 1;
+    let args = ["--room", "r", "news", r#"{"a":[1,"é"]}"#];
+    assert_eq!(
+        peer_receives(peer, &redis, subscribed, &args),
+        r#"got news [{"a":[1,"é"]}]"#
     );
-    assert_eq!(next("got"), r#"got news [{"a":[1,"é"]}]"#);
-    let status = peer.wait().unwrap();
-    assert!(status.success(), "the Node peer exited with {status}");
 }
 
 /// The unit tests' vectors, re-printed live by Node's notepack.io: our
@@ -304,7 +171,9 @@ fn our_encoders_match_vectors_printed_live_by_node() {
     use netladder::socketio::redis::{
         Flags, Request, RequestType, Response, Selection, WireOpts, WirePacket,
     };
-    let Some(dir) = node_peers() else { return };
+    let Some(dir) = node_peers(&["@socket.io/redis-adapter", "socket.io-client"]) else {
+        return;
+    };
     let out = Command::new("node")
         .arg(dir.join("redis_vectors.cjs"))
         .current_dir(&dir)
@@ -410,37 +279,26 @@ fn our_encoders_match_vectors_printed_live_by_node() {
 }
 
 /// Runs a peer script that prints `ready`, then `got ...` for the first
-/// event its client receives; emits with ch06-emit `args` after `ready`
-/// and returns the `got` line.
-fn peer_receives(mut peer: Command, redis: &Redis, args: &[&str]) -> String {
-    use std::io::{BufRead, BufReader};
-    let mut child = peer
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the peer starts");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut next = |what: &str| {
-        let line = rx.recv_timeout(Duration::from_secs(25));
-        let line = line.unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("the peer said nothing while waiting for {what}")
-        });
+/// event its client receives; after `ready` and once `subscribed` says its
+/// server listens on Redis, emits with ch06-emit `args` and returns the
+/// `got` line.
+fn peer_receives(
+    peer: Command,
+    redis: &Redis,
+    subscribed: impl Fn(&Redis) -> bool,
+    args: &[&str],
+) -> String {
+    let wait = Duration::from_secs(25);
+    let mut peer = Peer::spawn(peer);
+    peer.expect("ready", wait);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !subscribed(redis) {
         assert!(
-            line.starts_with(what),
-            "waiting for {what}, the peer said {line}"
+            Instant::now() < deadline,
+            "the peer's server never subscribed"
         );
-        line
-    };
-    next("ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_ch06-emit"))
         .args(["--redis", &redis.url()])
         .args(args)
@@ -451,8 +309,8 @@ fn peer_receives(mut peer: Command, redis: &Redis, args: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = next("got");
-    let status = child.wait().unwrap();
+    let got = peer.expect("got", wait);
+    let status = peer.wait();
     assert!(status.success(), "the peer exited with {status}");
     got
 }
@@ -484,8 +342,10 @@ fn a_python_socketio_server_on_redis_manager_delivers_what_ch06_emit_publishes()
         "chat",
         r#"{"text":"hé"}"#,
     ];
+    // RedisManager SUBSCRIBEs to `socketio` (the peer waits for it too).
+    let subscribed = |redis: &Redis| redis.numsub("socketio") >= 1;
     assert_eq!(
-        peer_receives(peer, &redis, &args),
+        peer_receives(peer, &redis, subscribed, &args),
         r#"got chat [{"text": "hé"}]"#
     );
 }

@@ -1,5 +1,6 @@
 //! Chapter 6's real processes for the tests: `ch05-sio-server --redis`
-//! instances, and the Node peers of `tests/node` run to their end.
+//! instances, and the peers of `tests/node` (and `tests/python`): run to
+//! their end, or line by line.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -141,6 +142,73 @@ pub fn node_peers(modules: &[&str]) -> Option<PathBuf> {
     }
 }
 
+/// A peer process (a Node or Python script) whose output lines are read in
+/// the background; killed on drop unless it has exited.
+pub struct Peer {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Peer {
+    /// Start `command` with its stdout piped (stderr goes to the test's).
+    pub fn spawn(mut command: Command) -> Peer {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the peer starts");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Peer { child, lines }
+    }
+
+    /// Its next line, if one came within `wait` (`None` also once it
+    /// closed its output).
+    pub fn line(&self, wait: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(wait).ok()?;
+        eprintln!("peer: {line}");
+        Some(line)
+    }
+
+    /// Its next line, which must come within `wait` and start with `what`.
+    pub fn expect(&self, what: &str, wait: Duration) -> String {
+        let line = self
+            .line(wait)
+            .unwrap_or_else(|| panic!("the peer said nothing while waiting for {what}"));
+        assert!(
+            line.starts_with(what),
+            "waiting for {what}, the peer said {line}"
+        );
+        line
+    }
+
+    /// Kill it (it has failed or hangs).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// Wait for it to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().expect("the peer exits")
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Run the Node peer `script` (in `dir`) with `args`: the lines it printed,
 /// up to `ok done` or the first `FAIL`, each within `step`, and how it
 /// exited.
@@ -150,25 +218,11 @@ pub fn run_node_peer(
     args: &[&str],
     step: Duration,
 ) -> (Vec<String>, ExitStatus) {
-    let mut peer = Command::new("node")
-        .arg(dir.join(script))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node starts");
-    let (tx, rx) = mpsc::channel();
-    let stdout = peer.stdout.take().expect("piped");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut node = Command::new("node");
+    node.arg(dir.join(script)).args(args);
+    let mut peer = Peer::spawn(node);
     let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(step) {
-        eprintln!("node: {line}");
+    while let Some(line) = peer.line(step) {
         let last = line == "ok done" || line.starts_with("FAIL");
         seen.push(line);
         if last {
@@ -176,8 +230,24 @@ pub fn run_node_peer(
         }
     }
     if seen.last().map(String::as_str) != Some("ok done") {
-        let _ = peer.kill();
+        peer.kill();
     }
-    let status = peer.wait().expect("node exits");
+    let status = peer.wait();
     (seen, status)
+}
+
+/// Run the Node peer `script` (in `dir`) with `args`, each line within
+/// `step`, and check that it printed exactly the steps `expected` (the
+/// last being `ok done`) and exited with success.
+pub fn node_peer_passes(
+    dir: &Path,
+    script: &str,
+    args: &[String],
+    step: Duration,
+    expected: &[&str],
+) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (seen, status) = run_node_peer(dir, script, &args, step);
+    assert_eq!(seen, expected, "the Node peer's steps");
+    assert!(status.success(), "the Node peer exited with {status}");
 }

@@ -125,18 +125,29 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// `PUBSUB NUMSUB channel`.
-    pub fn numsub(&self, channel: &str) -> usize {
-        let mut con = redis::Client::open(self.url())
+    /// A new connection to it.
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
             .unwrap()
             .get_connection()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// `PUBSUB NUMSUB channel`.
+    pub fn numsub(&self, channel: &str) -> usize {
+        let mut con = self.connection();
         let reply: Vec<(String, usize)> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)
             .query(&mut con)
             .unwrap();
         reply.iter().map(|(_, n)| n).sum()
+    }
+
+    /// `PUBSUB NUMPAT`: the distinct patterns subscribed to.
+    pub fn numpat(&self) -> usize {
+        let mut con = self.connection();
+        redis::cmd("PUBSUB").arg("NUMPAT").query(&mut con).unwrap()
     }
 
     /// Wait until `n` servers listen on the root namespace's request channel.

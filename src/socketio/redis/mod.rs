@@ -29,7 +29,7 @@
 //!   [`WireOpts`] from and to [`BroadcastOptions`](crate::socketio::BroadcastOptions).
 //! - `value_serde`: [`Value`](crate::socketio::Value) through serde:
 //!   binary as msgpack `bin`, integral numbers as integers, as notepack
-//!   writes them.
+//!   writes them; nested at most as deep as JSON can carry them.
 
 pub mod adapter;
 pub mod channels;

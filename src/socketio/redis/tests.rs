@@ -392,3 +392,82 @@ fn floats_read_from_json_are_exact() {
     let read: serde_json::Value = serde_json::from_str("-1.0215469462770167e-27").unwrap();
     assert_eq!(read.as_f64(), Some(float));
 }
+
+/// Found by the `redis_messages` fuzz target: a request read from msgpack
+/// (type 2, socketsJoin) with a `data` value nested about 130 levels went
+/// out as JSON that did not read back: serde_json reads at most 127 nested
+/// levels, the msgpack reader 1,023. A value read from Redis now nests at
+/// most `MAX_DEPTH` levels in either encoding (binary counts as one, as
+/// JSON writes it as an array), which every message carries in JSON too.
+#[test]
+fn values_nest_no_deeper_than_json_can_carry_them() {
+    use super::value_serde::MAX_DEPTH;
+    use cluster::{ClusterMessage, MessageType, ResponseData};
+    // The fuzzer's input (kept as a seed of the target,
+    // fuzz/seeds/redis_messages/be9b0fc3f470c65c).
+    let input = unhex(
+        "85a37502a46461746191a470323383a47479706502a464617461935c99289693\
+         9a969a8080808080808080808080808080808080808080f28080808080808080\
+         8080808080808091000191919191919191919191919191919191919191919191\
+         9191919191919191919191919191919191919191919191919191919191919191\
+         9191919191919191919191919191919191919191919191919191919191919191\
+         9191919191919191919191919191919191919191919191919191919191919191\
+         9191919191919191919191919191919180808080808032919191919191919191\
+         9191919191919191919191919191919191919191808080808080328080802880\
+         696467040000006e",
+    );
+    let refused = Request::decode(&input).unwrap_err().to_string();
+    assert!(
+        refused.contains("nested deeper than 124 levels"),
+        "{refused}"
+    );
+
+    let nested =
+        |levels: usize, inner: Value| (0..levels).fold(inner, |v, _| Value::Array(vec![v]));
+    // An answer's socket: a value at the deepest place a message holds one.
+    let answer = |kind: MessageType, socket: Value| ClusterMessage {
+        kind: kind as u8,
+        data: Some(ResponseData {
+            request_id: "r".into(),
+            sockets: Some(vec![socket]),
+            ..ResponseData::default()
+        }),
+        uid: "u".into(),
+        nsp: "/".into(),
+    };
+    // MAX_DEPTH levels, binary the last: msgpack for a fetch answer...
+    let deepest = nested(MAX_DEPTH - 1, Value::binary([7]));
+    let fetched = answer(MessageType::FetchSocketsResponse, deepest.clone());
+    let bytes = fetched.encode();
+    assert_ne!(bytes[0], b'{');
+    assert_eq!(ClusterMessage::decode(&bytes).unwrap(), fetched);
+    // ...and JSON for a type that carries no binary: an array of bytes.
+    let counted = answer(MessageType::BroadcastClientCount, deepest);
+    let bytes = counted.encode();
+    assert_eq!(bytes[0], b'{');
+    let as_json = nested(MAX_DEPTH - 1, Value::Array(vec![Value::from(7u64)]));
+    let expected = answer(MessageType::BroadcastClientCount, as_json);
+    assert_eq!(ClusterMessage::decode(&bytes).unwrap(), expected);
+    // One level more is refused, from msgpack and from JSON alike: by
+    // this limit, or where the message around it is deep too, by
+    // serde_json's own (124 + 3 levels is all it reads).
+    let ours = |e: WireError| e.to_string().contains("nested deeper than 124 levels");
+    let too_deep = nested(MAX_DEPTH, Value::binary([7]));
+    let msgpack = answer(MessageType::FetchSocketsResponse, too_deep.clone()).encode();
+    assert_ne!(msgpack[0], b'{');
+    assert!(ours(
+        ClusterMessage::<ResponseData>::decode(&msgpack).unwrap_err()
+    ));
+    let json = answer(MessageType::BroadcastClientCount, too_deep.clone()).encode();
+    assert_eq!(json[0], b'{');
+    let refused = ClusterMessage::<ResponseData>::decode(&json).unwrap_err();
+    assert!(refused.to_string().contains("recursion limit"), "{refused}");
+    let shallow = Response {
+        request_id: "r".into(),
+        data: Some(too_deep),
+        ..Response::default()
+    };
+    let json = shallow.encode();
+    assert_eq!(json[0], b'{');
+    assert!(ours(Response::decode(&json).unwrap_err()));
+}

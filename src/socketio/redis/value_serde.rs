@@ -6,11 +6,15 @@
 //! object a map. Objects come out with sorted keys (a [`Value::Object`] is
 //! a `BTreeMap`), where JavaScript keeps insertion order: the same map to
 //! any reader.
+//!
+//! A value read from Redis nests at most [`MAX_DEPTH`] levels, whichever
+//! the encoding: a message read as msgpack may go out again as JSON (an
+//! answer, a request), and must then read back.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::socketio::Value;
@@ -55,7 +59,39 @@ impl Serialize for Value {
     }
 }
 
-struct ValueVisitor;
+/// How many levels a [`Value`] read from Redis may nest: arrays, objects
+/// and binary (which JSON writes as an array of its bytes) count one level
+/// each. serde_json reads at most 127 nested levels, and a value sits
+/// under at most 3 levels of its message (a sharded adapter's answer:
+/// `{data: {sockets: [value]}}`), so 124 is the most that every message
+/// can carry in JSON as well as in msgpack (whose reader would take 1,023).
+pub const MAX_DEPTH: usize = 124;
+
+/// Reads one value `depth` levels inside another.
+struct ValueVisitor {
+    depth: usize,
+}
+
+impl ValueVisitor {
+    /// One level more: refused past [`MAX_DEPTH`].
+    fn enter<E: de::Error>(&self) -> Result<usize, E> {
+        if self.depth >= MAX_DEPTH {
+            Err(E::custom(format!(
+                "a value nested deeper than {MAX_DEPTH} levels"
+            )))
+        } else {
+            Ok(self.depth + 1)
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
@@ -71,7 +107,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        <Value as Deserialize>::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
         Ok(Value::Bool(b))
@@ -93,23 +129,28 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
         Ok(Value::String(s))
     }
-    fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Value, E> {
+        self.enter()?;
         Ok(Value::Binary(b.to_vec()))
     }
-    fn visit_byte_buf<E>(self, b: Vec<u8>) -> Result<Value, E> {
+    fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<Value, E> {
+        self.enter()?;
         Ok(Value::Binary(b))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let depth = self.enter()?;
         // No trust in the announced length: grow as elements really come.
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(ValueVisitor { depth })? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let depth = self.enter()?;
         let mut out = BTreeMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(ValueVisitor { depth })?;
             out.insert(k, v);
         }
         Ok(Value::Object(out))
@@ -162,6 +203,6 @@ mod serde_bytes_like {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(ValueVisitor { depth: 0 })
     }
 }
