@@ -38,7 +38,8 @@ struct Args {
     /// Seconds to run (or, with --idle, to hold the connections).
     #[arg(long, short = 'd', default_value_t = 5.0)]
     duration: f64,
-    /// Stop after this many messages in all.
+    /// Stop after this many messages in all (with --protocol sio: echoes
+    /// sent, in --sio-mode echo).
     #[arg(long)]
     messages: Option<u64>,
     /// Open, echo once, and hold the connections instead of sending load.
@@ -144,6 +145,7 @@ fn main() -> Result<(), String> {
             connections: args.connections,
             size: args.size,
             duration,
+            messages: args.messages,
             window: args.window,
             server_pid: args.server_pid,
             json: args.json,

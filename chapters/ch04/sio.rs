@@ -54,6 +54,9 @@ pub struct SioArgs {
     pub connections: usize,
     pub size: usize,
     pub duration: Duration,
+    /// Echo: stop after this many echoes sent in all (a fixed amount of
+    /// work, e.g. for `scripts/callgrind-sio-echo`).
+    pub messages: Option<u64>,
     pub window: usize,
     pub server_pid: Option<u32>,
     pub json: bool,
@@ -80,6 +83,9 @@ struct Run {
     join_retries: AtomicU64,
     /// Echo: acks verified. Broadcast: deliveries (one per receiver).
     messages: AtomicU64,
+    /// Echo: echoes sent, and the most that may be (`--messages`).
+    sent: AtomicU64,
+    limit: u64,
     /// Broadcasts sent / fully delivered.
     broadcasts: AtomicU64,
     complete: AtomicU64,
@@ -339,6 +345,14 @@ impl Conn {
     }
 
     fn send_echo(&mut self, now: Instant) {
+        if matches!(self.role, Role::Echo)
+            && self.run.sent.fetch_add(1, Ordering::Relaxed) >= self.run.limit
+        {
+            // `--messages` reached: this client is done.
+            self.done = true;
+            self.sio.close();
+            return;
+        }
         // Vary the first characters each round: a stale echo must not pass.
         self.counter += 1;
         let stamp = format!("{:08x}", self.counter);
@@ -520,6 +534,8 @@ pub fn run(args: SioArgs) -> Result<(), String> {
         failed: AtomicUsize::new(0),
         join_retries: AtomicU64::new(0),
         messages: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        limit: args.messages.unwrap_or(u64::MAX),
         broadcasts: AtomicU64::new(0),
         complete: AtomicU64::new(0),
         latencies: Mutex::new(Latencies::default()),

@@ -247,6 +247,10 @@ struct Shared {
     conns: HashMap<(Sid, Slot), Arc<Outbox>>,
     events: Sender<EioEvent>,
     stopped: bool,
+    /// When the timer thread, asleep, wakes next (`None`: not known to be
+    /// asleep). A session whose next deadline is no earlier needs no
+    /// wake-up: waking it for every message cost a scan of every session.
+    timer_at: Option<Instant>,
 }
 
 impl Shared {
@@ -370,6 +374,7 @@ impl EngineIo {
                 conns: HashMap::new(),
                 events,
                 stopped: false,
+                timer_at: None,
             }),
             timer: Condvar::new(),
             config,
@@ -548,10 +553,13 @@ fn run_timers(inner: Weak<Inner>) {
                 at.saturating_duration_since(now)
                     .min(Duration::from_secs(1))
             });
-        let _unused = inner
+        shared.timer_at = Some(now + wait);
+        let mut shared = inner
             .timer
             .wait_timeout(shared, wait)
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        shared.timer_at = None;
     }
 }
 // ANCHOR_END: timers
@@ -1016,11 +1024,12 @@ impl EioProtocol {
         let engine = &self.engine;
         let (sid, token) = (&ws.sid, ws.token);
         let mut peer_closed = false;
-        let mut touched = false;
+        let mut wake_timer = false;
         let mut messages = std::mem::take(&mut ws.messages);
         let (consumed, failed) =
             receive_messages(&mut ws.conn, input, &mut messages, |_, batch| {
                 let mut shared = engine.inner.lock();
+                let timer_at = shared.timer_at;
                 if let Ok(session) = shared.server.registry.get_mut(sid) {
                     for message in batch.drain(..) {
                         match message {
@@ -1034,9 +1043,13 @@ impl EioProtocol {
                             WsMessage::Ping(_) | WsMessage::Pong(_) => {}
                         }
                     }
+                    // Deadlines may have moved (a pong, an upgrade, a
+                    // close): wake the timer thread only if this session's
+                    // next one now comes before the thread would wake.
+                    let next = session.poll_timeout();
+                    wake_timer |= next.is_some_and(|at| timer_at.is_none_or(|t| at < t));
                 }
                 shared.flush(sid, now);
-                touched = true;
             });
         ws.messages = messages;
         if let Some(err) = &failed {
@@ -1055,8 +1068,7 @@ impl EioProtocol {
             }
             shared.flush(sid, now);
         }
-        if touched || failed.is_some() || peer_closed {
-            // Deadlines may have moved (a pong, an upgrade, a close).
+        if wake_timer || failed.is_some() || peer_closed {
             engine.inner.timer.notify_one();
         }
         consumed

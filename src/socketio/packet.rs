@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write as _;
 
 use super::value::Value;
 use crate::engineio::Payload;
@@ -157,9 +158,17 @@ impl Packet {
     }
 
     /// Encode: the text message and the binary messages after it.
+    ///
+    /// The JSON is written straight from the [`Value`] into the text, with
+    /// the placeholders in place (what [`deconstruct`] and then
+    /// `serde_json` would write, without building that tree first: this runs
+    /// once per packet sent, so per echoed message).
     pub fn encode(&self) -> Encoded {
         let mut attachments = Vec::new();
-        let json = self.data.as_ref().map(|d| deconstruct(d, &mut attachments));
+        let size = self
+            .data
+            .as_ref()
+            .map_or(0, |data| collect_binary(data, &mut attachments));
         let kind = match self.kind {
             PacketType::Event | PacketType::BinaryEvent if !attachments.is_empty() => {
                 PacketType::BinaryEvent
@@ -171,12 +180,98 @@ impl Packet {
             PacketType::Ack | PacketType::BinaryAck => PacketType::Ack,
             other => other,
         };
-        let mut text = String::new();
-        encode_header(kind, attachments.len(), &self.nsp, self.id, &mut text);
-        if let Some(json) = json {
-            text.push_str(&json.to_string());
-        }
+        let mut header = String::with_capacity(self.nsp.len() + 24 + size);
+        encode_header(kind, attachments.len(), &self.nsp, self.id, &mut header);
+        let Some(data) = &self.data else {
+            return Encoded {
+                text: header,
+                attachments,
+            };
+        };
+        let mut bytes = header.into_bytes();
+        write_json(data, &mut 0, &mut bytes);
+        // Only UTF-8 went in: `str`s, and serde_json's output.
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Encoded { text, attachments }
+    }
+}
+
+/// The binary values inside `value`, in the order [`deconstruct`] numbers
+/// them (depth first; an object's entries in key order). Returns about how
+/// long the JSON will be, to size its buffer once.
+fn collect_binary(value: &Value, attachments: &mut Vec<Vec<u8>>) -> usize {
+    match value {
+        Value::Binary(bytes) => {
+            attachments.push(bytes.clone());
+            32
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|v| 1 + collect_binary(v, attachments))
+            .sum::<usize>()
+            .saturating_add(2),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| k.len() + 4 + collect_binary(v, attachments))
+            .sum::<usize>()
+            .saturating_add(2),
+        Value::String(s) => s.len() + 2,
+        _ => 8,
+    }
+}
+
+/// Writes `value` as compact JSON, each binary value replaced by its
+/// placeholder, numbered from `*next` in the order met (the order of
+/// [`collect_binary`]): byte for byte what serde_json prints for the tree
+/// [`deconstruct`] builds, without building it.
+fn write_json(value: &Value, next: &mut usize, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Writing into a `Vec` cannot fail.
+        Value::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+        Value::String(s) => write_json_str(s, out),
+        Value::Binary(_) => {
+            let _ = write!(out, r#"{{"_placeholder":true,"num":{next}}}"#);
+            *next += 1;
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(item, next, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(k, out);
+                out.push(b':');
+                write_json(v, next, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// A JSON string: copied as is when nothing in it needs escaping (a
+/// control character, `"` or a backslash), else escaped by serde_json.
+fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
     }
 }
 

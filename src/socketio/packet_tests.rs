@@ -397,3 +397,47 @@ fn mutated_packets_never_panic_and_what_decodes_re_encodes() {
         "the mutations reach both sides: {ok} ok, {err} errors"
     );
 }
+
+#[test]
+fn encoding_writes_what_deconstruct_and_serde_json_would() {
+    // `encode` writes the JSON straight from the `Value`; it must match the
+    // tree `deconstruct` builds, as serde_json prints it, byte for byte.
+    let values = vec![
+        j(json!([
+            "echo", "plain", 1, -2, 3.5, 1e300, null, true, false
+        ])),
+        j(json!([
+            "esc",
+            "quote \" backslash \\ newline \n tab \t nul \u{0} é 漢 🎉"
+        ])),
+        j(json!(["nested", {"b": [1, {"z": null, "a": "x"}], "a": {}, "": []}])),
+        Value::Array(vec![
+            Value::from("bin"),
+            Value::binary(vec![1, 2, 3]),
+            Value::Object(BTreeMap::from([
+                ("z".to_owned(), Value::binary(vec![9])),
+                (
+                    "a".to_owned(),
+                    Value::Array(vec![Value::binary(vec![]), Value::from(7u64)]),
+                ),
+                ("_placeholder".to_owned(), Value::from("not one")),
+            ])),
+            Value::binary(vec![4]),
+        ]),
+    ];
+    for value in values {
+        let packet = Packet::event("/chat", "ignored", Vec::new(), Some(3));
+        let packet = Packet {
+            data: Some(value.clone()),
+            ..packet
+        };
+        let mut attachments = Vec::new();
+        let tree = deconstruct(&value, &mut attachments);
+        let encoded = packet.encode();
+        let header_end = encoded.text.find('[').expect("an array");
+        assert_eq!(&encoded.text[header_end..], tree.to_string(), "{value:?}");
+        assert_eq!(encoded.attachments, attachments);
+        let kind = if attachments.is_empty() { "2" } else { "5" };
+        assert!(encoded.text.starts_with(kind), "{}", encoded.text);
+    }
+}
