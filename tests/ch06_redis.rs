@@ -329,6 +329,10 @@ fn a_python_socketio_server_on_redis_manager_delivers_what_ch06_emit_publishes()
             "SKIPPED: python-socketio is not in .venv (scripts/test-all installs \
              tests/python/requirements.txt there)"
         );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: a check that CI sets up must not be skipped"
+        );
         return;
     }
     let mut peer = Command::new(python);

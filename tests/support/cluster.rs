@@ -138,6 +138,10 @@ pub fn node_peers(modules: &[&str]) -> Option<PathBuf> {
             "SKIPPED: node or the Node peers are missing (run `npm ci` in tests/node; \
              scripts/test-all does)"
         );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set: a check that CI sets up must not be skipped"
+        );
         None
     }
 }
