@@ -5,8 +5,8 @@
 
 use super::error::ErrorCode;
 use super::handshake::Sid;
+use super::idhash::IdMap;
 use super::session::{CloseReason, Session, SessionConfig, WsToken};
-use std::collections::HashMap;
 use std::time::Instant;
 
 // ANCHOR: registry
@@ -14,7 +14,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Registry {
     config: SessionConfig,
-    sessions: HashMap<Sid, Session>,
+    sessions: IdMap<Sid, Session>,
     max_sessions: usize,
     /// Sessions opened since the last [`Registry::take_opened`].
     opened: Vec<Sid>,
@@ -34,7 +34,7 @@ impl Registry {
     pub fn new(config: SessionConfig, max_sessions: usize) -> Registry {
         Registry {
             config,
-            sessions: HashMap::new(),
+            sessions: IdMap::default(),
             max_sessions,
             opened: Vec::new(),
         }

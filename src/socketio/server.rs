@@ -15,6 +15,7 @@ use super::cluster::{Answers, ClusterRequest, Reply, ReplyTo, Report, RequestId,
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
 use super::recovery::{self, Recovery, RecoveryConfig, Session};
 use super::value::Value;
+use crate::engineio::idhash::IdMap;
 use crate::engineio::{HandshakeRequest, Payload};
 
 /// The glue's name for one Engine.IO session (the core never sees the
@@ -544,9 +545,9 @@ pub struct Server {
     namespaces: HashMap<String, Namespace>,
     dynamic: Vec<(Predicate, NamespaceConfig)>,
     adapter_factory: AdapterFactory,
-    clients: HashMap<ClientId, Client>,
+    clients: IdMap<ClientId, Client>,
     timers: BTreeMap<TimerKey, Timer>,
-    homes: HashMap<SocketId, String>,
+    homes: IdMap<SocketId, String>,
     timer_seq: u64,
     groups: HashMap<BroadcastAckId, Group>,
     next_group: u64,
@@ -571,9 +572,9 @@ impl Server {
             namespaces: HashMap::new(),
             dynamic: Vec::new(),
             adapter_factory: Arc::new(in_memory),
-            clients: HashMap::new(),
+            clients: IdMap::default(),
             timers: BTreeMap::new(),
-            homes: HashMap::new(),
+            homes: IdMap::default(),
             timer_seq: 0,
             groups: HashMap::new(),
             next_group: 0,
