@@ -37,6 +37,7 @@ use super::compress::HttpCompression;
 use super::cors::Cors;
 use super::handshake::{Query, Sid};
 use super::handshake_request::HandshakeRequest;
+use super::idhash::IdMap;
 use super::packet::{Packet, Payload, SharedMessage, WsFrame};
 use super::server::{AllowRequest, RequestView, Route, Server};
 use super::session::{
@@ -50,7 +51,7 @@ use crate::ws::deflate::DeflateConfig;
 use crate::ws::handover::handover;
 use crate::ws::handshake::server::{HandshakePolicy, OriginPolicy, is_websocket_upgrade};
 use crate::ws::protocol::receive_messages;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -244,7 +245,7 @@ impl Outbox {
 /// The state every connection shares, under one lock.
 struct Shared {
     server: Server,
-    conns: HashMap<(Sid, Slot), Arc<Outbox>>,
+    conns: IdMap<(Sid, Slot), Arc<Outbox>>,
     events: Sender<EioEvent>,
     stopped: bool,
     /// When the timer thread, asleep, wakes next (`None`: not known to be
@@ -371,7 +372,7 @@ impl EngineIo {
         let inner = Arc::new(Inner {
             shared: Mutex::new(Shared {
                 server,
-                conns: HashMap::new(),
+                conns: IdMap::default(),
                 events,
                 stopped: false,
                 timer_at: None,

@@ -93,6 +93,7 @@ pub mod error;
 pub mod glue;
 pub mod handshake;
 pub mod handshake_request;
+pub(crate) mod idhash;
 pub mod packet;
 pub mod registry;
 pub mod server;

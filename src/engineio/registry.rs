@@ -5,8 +5,8 @@
 
 use super::error::ErrorCode;
 use super::handshake::Sid;
+use super::idhash::IdMap;
 use super::session::{CloseReason, Session, SessionConfig, WsToken};
-use std::collections::HashMap;
 use std::time::Instant;
 
 // ANCHOR: registry
@@ -16,7 +16,7 @@ pub struct Registry {
     config: SessionConfig,
     /// Boxed, so that a map's spare slots cost a pointer each, not a
     /// `Session`.
-    sessions: HashMap<Sid, Box<Session>>,
+    sessions: IdMap<Sid, Box<Session>>,
     max_sessions: usize,
     /// Sessions opened since the last [`Registry::take_opened`].
     opened: Vec<Sid>,
@@ -36,7 +36,7 @@ impl Registry {
     pub fn new(config: SessionConfig, max_sessions: usize) -> Registry {
         Registry {
             config,
-            sessions: HashMap::new(),
+            sessions: IdMap::default(),
             max_sessions,
             opened: Vec::new(),
         }

@@ -29,6 +29,7 @@ use super::handlers::Handlers;
 use super::packet::Encoded;
 use super::server::{AckId, AckRequest, ClientId, Environ, Server, SioError, Transmit};
 use super::{AckResult, SocketId, Value};
+use crate::engineio::idhash::IdMap;
 use crate::engineio::{
     EioEvent, EioProtocol, EngineIo, EngineIoConfig, Outgoing, Payload, SharedMessage, Sid,
 };
@@ -91,8 +92,8 @@ type Deferred = Box<dyn FnOnce(&mut Server, &mut Handlers, Instant) + Send>;
 struct State {
     server: Server,
     handlers: Handlers,
-    clients: HashMap<Sid, ClientId>,
-    sids: HashMap<ClientId, Sid>,
+    clients: IdMap<Sid, ClientId>,
+    sids: IdMap<ClientId, Sid>,
     next_client: u64,
     /// When the timer thread wakes next (`None`: it is awake).
     timer_at: Option<Instant>,
@@ -197,7 +198,7 @@ impl Inner {
 /// The server's transmits as Engine.IO sends. A packet sent to several
 /// clients (one `Arc<Encoded>`) becomes one [`SharedMessage`] per message,
 /// made once and shared; a packet for one client moves its text as is.
-fn outgoing(server: &mut Server, sids: &HashMap<ClientId, Sid>) -> Vec<(Sid, Outgoing)> {
+fn outgoing(server: &mut Server, sids: &IdMap<ClientId, Sid>) -> Vec<(Sid, Outgoing)> {
     let mut batch = Vec::new();
     let mut shared: HashMap<*const Encoded, (Arc<Encoded>, Vec<Arc<SharedMessage>>)> =
         HashMap::new();
@@ -266,8 +267,8 @@ impl SocketIo {
             state: Mutex::new(State {
                 server,
                 handlers: Handlers::default(),
-                clients: HashMap::new(),
-                sids: HashMap::new(),
+                clients: IdMap::default(),
+                sids: IdMap::default(),
                 next_client: 0,
                 timer_at: None,
                 stopped: false,

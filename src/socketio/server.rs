@@ -15,6 +15,7 @@ use super::cluster::{Answers, ClusterRequest, Reply, ReplyTo, Report, RequestId,
 use super::packet::{Decoder, Encoded, Limits, Packet, PacketError, PacketType, RESERVED_EVENTS};
 use super::recovery::{self, Recovery, RecoveryConfig, Session};
 use super::value::Value;
+use crate::engineio::idhash::IdMap;
 use crate::engineio::{HandshakeRequest, Payload};
 
 /// The glue's name for one Engine.IO session (the core never sees the
@@ -547,9 +548,9 @@ pub struct Server {
     /// Boxed: a map keeps spare slots (up to half its capacity after a
     /// resize), and a slot holds the whole value; boxed, a spare slot costs
     /// a pointer, not a `Client` (see the idle-memory run in the book).
-    clients: HashMap<ClientId, Box<Client>>,
+    clients: IdMap<ClientId, Box<Client>>,
     timers: BTreeMap<TimerKey, Timer>,
-    homes: HashMap<SocketId, String>,
+    homes: IdMap<SocketId, String>,
     timer_seq: u64,
     groups: HashMap<BroadcastAckId, Group>,
     next_group: u64,
@@ -574,9 +575,9 @@ impl Server {
             namespaces: HashMap::new(),
             dynamic: Vec::new(),
             adapter_factory: Arc::new(in_memory),
-            clients: HashMap::new(),
+            clients: IdMap::default(),
             timers: BTreeMap::new(),
-            homes: HashMap::new(),
+            homes: IdMap::default(),
             timer_seq: 0,
             groups: HashMap::new(),
             next_group: 0,

@@ -45,6 +45,13 @@ impl Utf8Text {
     /// and at most 3 bytes of an unfinished last character stay in
     /// `pending`. Fails at once on a sequence that no continuation could fix.
     pub fn feed(&mut self, pending: &mut Vec<u8>) -> Result<(), InvalidUtf8> {
+        // The usual case, a whole message of valid text, in one pass
+        // (`from_utf8` checks ASCII a word at a time).
+        if let Ok(text) = std::str::from_utf8(pending) {
+            self.text.push_str(text);
+            pending.clear();
+            return Ok(());
+        }
         let mut taken = 0;
         for chunk in pending.utf8_chunks() {
             self.text.push_str(chunk.valid());
