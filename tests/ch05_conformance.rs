@@ -17,11 +17,16 @@
 mod common;
 
 use common::{IO_TIMEOUT, Server};
+use netladder::driver::{Shutdown, mio, threads};
 use netladder::engineio::{OpenInfo, Sid, Transport};
+use netladder::http::Response;
+use netladder::socketio::glue::engine_config;
+use netladder::socketio::{Config, Handlers, Server as SioServer, SocketIo, Value};
 use netladder::ws::client::{self, WsClient};
 use netladder::ws::{Config as WsConfig, WsMessage};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -585,5 +590,62 @@ fn socketio_engine_rules_under_its_own_path() {
         let sid = eio.handshake().sid;
         thread::sleep(PING_INTERVAL + PING_TIMEOUT);
         assert_eq!(eio.poll(&sid).0, 400, "{driver}");
+    }
+}
+
+/// Serves `io` on `driver` in this process.
+fn serve(io: &SocketIo, driver: &str) -> (SocketAddr, Shutdown) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let factory = io.factory(|_| Response::new(404));
+    let (tx, rx) = mpsc::channel();
+    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
+    match driver {
+        "threads" => thread::spawn(move || {
+            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
+        }),
+        _ => thread::spawn(move || {
+            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
+        }),
+    };
+    (addr, rx.recv().unwrap())
+}
+
+/// The CONNECT's answer leaves before the namespace's connection handlers
+/// run, as Node's socket.io sends it before it emits `connection`: a
+/// handler that waits until its client holds the answer does not wait in
+/// vain. (Sent together after the handlers, the answer and the handler's
+/// first emit reach the client in one read, which the official suite's
+/// harness cannot take apart.)
+#[test]
+fn the_connect_answer_leaves_before_the_connection_handlers_run() {
+    for driver in DRIVERS {
+        let (client_has_it, handler_waits) = mpsc::channel::<()>();
+        let handler_waits = Mutex::new(handler_waits);
+        let io = SocketIo::start(engine_config(), SioServer::new(Config::default()), |_| {
+            let mut handlers = Handlers::default();
+            handlers.on_connect("/", move |io, socket, _| {
+                let waits = handler_waits.lock().unwrap();
+                let seen = waits.recv_timeout(Duration::from_secs(3)).is_ok();
+                let _ = io.emit(socket, "answer-seen", vec![Value::from(seen)]);
+            });
+            handlers
+        });
+        let (addr, shutdown) = serve(&io, driver);
+        let eio = Eio {
+            addr,
+            path: "/socket.io/",
+        };
+        let mut ws = eio.websocket_session();
+        let answer = sio_connect(&mut ws, "0");
+        assert_connected(&answer, "40");
+        client_has_it.send(()).unwrap();
+        assert_eq!(
+            next_packet(&mut ws),
+            text(r#"42["answer-seen",true]"#),
+            "{driver}"
+        );
+        io.shutdown();
+        shutdown.shutdown();
     }
 }
