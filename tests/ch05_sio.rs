@@ -118,6 +118,14 @@ fn echo_with_ack_text_and_binary_on_every_transport_and_driver() {
             let mut sio = Sio::connect(server.addr, transports);
             let sid = sio.join("/", None);
             assert!(!sid.is_empty());
+            // The chapter's application greets every socket on `/` with
+            // its handshake's auth (what the protocol suite expects).
+            let auth = sio.next();
+            assert_eq!(auth.kind, PacketType::Event, "{driver} {transports:?}");
+            assert_eq!(
+                auth.data.map(|d| d.to_json()),
+                Some(serde_json::json!(["auth", {}]))
+            );
             let args = vec![Value::from("hello"), Value::from(42u64)];
             sio.send(&Packet::event("/", "echo", args.clone(), Some(1)));
             let ack = sio.next();
@@ -157,6 +165,7 @@ fn the_wire_bytes_of_connect_and_an_acked_echo() {
     eio.send(Payload::Text("0".into())).unwrap();
     let connected = next_text(&mut eio);
     assert!(connected.starts_with(r#"0{"sid":""#), "{connected}");
+    assert_eq!(next_text(&mut eio), r#"2["auth",{}]"#);
     eio.send(Payload::Text(r#"27["echo","hi",{"n":1}]"#.into()))
         .unwrap();
     assert_eq!(next_text(&mut eio), r#"37["hi",{"n":1}]"#);

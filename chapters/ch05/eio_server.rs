@@ -6,7 +6,8 @@
 use clap::Parser;
 use netladder::cli::ServerArgs;
 use netladder::engineio::{
-    AllowedOrigins, Cors, EioEvent, EngineIo, EngineIoConfig, HttpCompression, SessionConfig,
+    AllowedOrigins, Cors, EioEvent, EngineIo, EngineIoConfig, HttpCompression, Outgoing,
+    SessionConfig,
 };
 use netladder::http::Response;
 use netladder::ws::deflate::{DeflateArgs, OnOff};
@@ -78,23 +79,32 @@ fn main() -> std::io::Result<()> {
         ..EngineIoConfig::default()
     };
     let (engine, events) = EngineIo::new(config);
-    // The application: every message goes back where it came from.
+    // The application: every message goes back where it came from. What
+    // has arrived is echoed under one lock (`send_batch`): the messages of
+    // one POST arrive together, so their echoes are queued together, and a
+    // poll gets all of them or waits for all of them, as from a server
+    // that echoes while it reads the POST.
     let app = engine.clone();
     std::thread::spawn(move || {
-        for event in events {
-            match event {
-                EioEvent::Message(sid, message) => {
-                    if let Err(e) = app.send(&sid, message) {
-                        tracing::warn!("{}: echo not queued: {e:?}", sid.as_str());
+        while let Ok(first) = events.recv() {
+            let mut echoes = Vec::new();
+            for event in std::iter::once(first).chain(events.try_iter()) {
+                match event {
+                    EioEvent::Message(sid, message) => {
+                        echoes.push((sid, Outgoing::Message(message)));
+                    }
+                    EioEvent::Open(sid, request) => {
+                        tracing::info!("{}: open ({})", sid.as_str(), request.url)
+                    }
+                    EioEvent::Upgraded(sid) => tracing::info!("{}: upgraded", sid.as_str()),
+                    EioEvent::Close(sid, reason) => {
+                        tracing::info!("{}: closed ({})", sid.as_str(), reason.as_str());
                     }
                 }
-                EioEvent::Open(sid, request) => {
-                    tracing::info!("{}: open ({})", sid.as_str(), request.url)
-                }
-                EioEvent::Upgraded(sid) => tracing::info!("{}: upgraded", sid.as_str()),
-                EioEvent::Close(sid, reason) => {
-                    tracing::info!("{}: closed ({})", sid.as_str(), reason.as_str());
-                }
+            }
+            let refused = app.send_batch(echoes);
+            if refused > 0 {
+                tracing::warn!("{refused} echoes not queued (session gone or queue full)");
             }
         }
     });

@@ -1,11 +1,17 @@
 //! Chapter 5: a Socket.IO v5 server over Engine.IO, on either driver.
 //! `/socket.io/` speaks Socket.IO; `/` serves the chat with rooms
-//! (`sio_chat.rs`, `sio_chat.html`), `/about` a page about the server. The application is
-//! in `sio_app.rs` (an `echo` event answered with an ack carrying the same
-//! arguments, binary included); `sio_interop.rs` adds the namespaces the
-//! interop tests drive (`/interop`, `/auth`); `sio_slow.rs` the `slow` and
+//! (`sio_chat.rs`, `sio_chat.html`), `/about` a page about the server.
+//!
+//! The application is in `sio_app.rs`: an `echo` event answered with an
+//! ack carrying the same arguments, binary included; and what the official
+//! Socket.IO protocol test suite expects of a server (run it against
+//! `--ping-interval-ms 300 --ping-timeout-ms 200 --max-payload 1000000
+//! --addr 127.0.0.1:3000`): an `auth` event with the handshake's auth to
+//! every socket that joins `/` or `/custom`, `message` answered by a
+//! `message-back` event with the same arguments, and `message-with-ack` by
+//! an ack with them. `sio_interop.rs` adds the namespaces the interop tests
+//! drive (`/interop`, `/auth`); `sio_slow.rs` the `slow` and
 //! `slow-offload` events of the async-mode lesson.
-
 use clap::Parser;
 use netladder::cli::ServerArgs;
 use netladder::engineio::{AllowedOrigins, Cors, SessionConfig};
@@ -24,7 +30,17 @@ mod sio_interop;
 mod sio_slow;
 
 #[derive(Parser)]
-#[command(about = "Chapter 5: Socket.IO v5 server (echo with ack, rooms), with a page at /")]
+#[command(
+    about = "Chapter 5: Socket.IO v5 server (echo with ack, rooms), with a page at /",
+    long_about = "Chapter 5: Socket.IO v5 server, with the chat at / and Socket.IO at /socket.io/.\n\n\
+        Events on the main namespace `/`: `echo` (acked with the same arguments, binary \
+        included), `message` (answered by a `message-back` event with the same arguments) and \
+        `message-with-ack` (acked with the same arguments). Every socket that joins `/` or \
+        `/custom` gets an `auth` event carrying its CONNECT's auth (`{}` without one). \
+        That is the setup the official Socket.IO protocol test suite expects; run it against \
+        `--ping-interval-ms 300 --ping-timeout-ms 200 --max-payload 1000000 --addr \
+        127.0.0.1:3000`. The interop namespaces are `/interop` and `/auth`, the chat's `/chat`."
+)]
 struct Args {
     /// Address to listen on, HOST:PORT (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:7005")]

@@ -87,6 +87,18 @@ impl Registry {
             .ok_or(ErrorCode::UnknownSid)
     }
 
+    /// The live session `sid` as of `now`, or error code 1: its timers
+    /// that are due by `now` run first. A request that arrives after a
+    /// deadline (a pong that never came) then finds what the deadline did,
+    /// whether or not the timer thread got to it first.
+    pub fn get_at(&mut self, sid: &Sid, now: Instant) -> Result<&mut Session, ErrorCode> {
+        let session = self.get_mut(sid)?;
+        if session.poll_timeout().is_some_and(|at| at <= now) {
+            session.handle_timeout(now);
+        }
+        Ok(session)
+    }
+
     /// The sessions opened since the last call: the glue announces them
     /// (their first event, [`super::Event::Open`], waits in each).
     pub fn take_opened(&mut self) -> Vec<Sid> {

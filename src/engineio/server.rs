@@ -136,7 +136,7 @@ impl Server {
                 }
             }
             EioRequest::Poll(sid) => {
-                let outcome = self.registry.get_mut(&sid).and_then(|s| s.on_get(now));
+                let outcome = self.registry.get_at(&sid, now).and_then(|s| s.on_get(now));
                 match outcome {
                     Ok(GetOutcome::Respond(body)) => {
                         self.respond(req, session::poll_response(body))
@@ -146,7 +146,7 @@ impl Server {
                 }
             }
             EioRequest::Post(sid) => {
-                let result = match self.registry.get_mut(&sid) {
+                let result = match self.registry.get_at(&sid, now) {
                     Ok(s) => s.on_post(req.body, now),
                     Err(code) => Err(session::PostError::Code(code)),
                 };
@@ -158,7 +158,7 @@ impl Server {
             EioRequest::Upgrade(sid) => {
                 match self
                     .registry
-                    .get_mut(&sid)
+                    .get_at(&sid, now)
                     .and_then(|s| s.begin_upgrade(now))
                 {
                     Ok(token) => Route::WebSocket {
@@ -200,6 +200,7 @@ mod tests {
     use crate::engineio::cors::AllowedOrigins;
     use crate::engineio::session::Transmit;
     use crate::engineio::{OpenInfo, Packet, WsFrame};
+    use std::time::Duration;
 
     fn get(target: &str) -> RequestView<'_> {
         RequestView {
@@ -388,10 +389,68 @@ mod tests {
                 packets: vec![Packet::Pong("probe".into())]
             })
         );
+        // One upgrade at a time: a second WebSocket is accepted, then
+        // closed at once, and the first one's upgrade goes on.
+        let Route::WebSocket {
+            token: second,
+            new_session: false,
+            ..
+        } = server.route(&probe, now)
+        else {
+            panic!()
+        };
+        let session = server.registry.get_mut(&polling).unwrap();
         assert_eq!(
-            status(&server.route(&probe, now)),
-            400,
-            "one upgrade at a time"
+            session.poll_transmit(),
+            Some(Transmit::CloseWebSocket {
+                token: second,
+                code: crate::engineio::session::REFUSED_WEBSOCKET
+            })
         );
+        assert_eq!(session.state(), crate::engineio::State::Upgrading);
+        // An unknown sid is still refused before any handshake.
+        let unknown = RequestView {
+            websocket_upgrade: true,
+            ..get("/engine.io/?EIO=4&transport=websocket&sid=nope")
+        };
+        assert_eq!(status(&server.route(&unknown, now)), 400);
+    }
+
+    #[test]
+    fn a_request_after_the_pong_deadline_finds_the_session_closed() {
+        let t0 = Instant::now();
+        let config = SessionConfig {
+            ping_interval: Duration::from_millis(300),
+            ping_timeout: Duration::from_millis(200),
+            ..SessionConfig::default()
+        };
+        let mut server = Server::new(config, 100);
+        let ping_sent = |server: &mut Server, sid: &Sid| {
+            // The timer thread's turn at 300 ms: the ping is queued.
+            let session = server.registry.get_mut(sid).unwrap();
+            session.handle_timeout(t0 + Duration::from_millis(300));
+            assert_eq!(session.queued(), 1);
+        };
+        let sid = handshake(&mut server, t0);
+        ping_sent(&mut server, &sid);
+        let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        // The timer thread has not run the deadline yet: the request
+        // itself finds it passed.
+        let later = t0 + Duration::from_millis(500);
+        let r = server.route(&get(&poll), later);
+        assert_eq!(status(&r), 400);
+        let session = server.registry.get_mut(&sid).unwrap();
+        assert_eq!(
+            session.close_reason(),
+            Some(crate::engineio::CloseReason::PingTimeout)
+        );
+        // One tick earlier, the ping was waiting for this poll.
+        let sid = handshake(&mut server, t0);
+        ping_sent(&mut server, &sid);
+        let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+        let Route::Respond(r) = server.route(&get(&poll), later - Duration::from_millis(1)) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.body), (200, b"2".to_vec()));
     }
 }

@@ -18,6 +18,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The close code for a WebSocket that asks to join a session which
+/// already has one (upgraded, or probing): 1008, policy violation. See
+/// [`Session::begin_upgrade`].
+pub const REFUSED_WEBSOCKET: u16 = 1008;
+
 /// A session's settings, shared by every session of a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
@@ -702,7 +707,20 @@ impl Session {
             Packet::Message(m) => self.events.push_back(Event::Message(m)),
             // Never decoded from the wire; taken as the message it holds.
             Packet::Shared(m) => self.events.push_back(Event::Message(m.payload().clone())),
-            Packet::Close => self.shut(now, CloseReason::TransportClose),
+            Packet::Close => {
+                // The client is leaving and knows it: a poll it still holds
+                // is ended with a noop, not a close packet (as Node's
+                // engine.io does).
+                if let Carrier::Polling { get, .. } = &mut self.carrier
+                    && let Some(get) = get.take()
+                {
+                    self.urgent.push_back(Transmit::Poll {
+                        token: get,
+                        packets: vec![Packet::Noop],
+                    });
+                }
+                self.shut(now, CloseReason::TransportClose)
+            }
             // v4 clients do not ping (the server does); an open, a stray
             // upgrade or a noop means nothing here.
             Packet::Ping(_) | Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
@@ -713,6 +731,13 @@ impl Session {
     /// A WebSocket upgrade request with this session's sid: the WebSocket
     /// becomes the probe. Only a polling session, not already upgrading,
     /// may upgrade.
+    ///
+    /// A second WebSocket for a session that already has one (upgraded, or
+    /// a probe under way) is ignored the way Node's engine.io ignores it:
+    /// its handshake is accepted and it is closed at once
+    /// ([`REFUSED_WEBSOCKET`]), so the session and its own WebSocket carry
+    /// on untouched. Its token is never the session's: its frames and its
+    /// end change nothing.
     pub fn begin_upgrade(&mut self, now: Instant) -> Result<WsToken, ErrorCode> {
         if self.closed.is_some() {
             return Err(ErrorCode::UnknownSid);
@@ -732,7 +757,14 @@ impl Session {
                 });
                 Ok(ws)
             }
-            _ => Err(ErrorCode::BadRequest),
+            Carrier::Polling { probe: Some(_), .. } | Carrier::WebSocket(_) => {
+                self.urgent.push_back(Transmit::CloseWebSocket {
+                    token: ws,
+                    code: REFUSED_WEBSOCKET,
+                });
+                Ok(ws)
+            }
+            Carrier::Polling { .. } => Err(ErrorCode::BadRequest),
         }
     }
 
@@ -956,9 +988,16 @@ impl Session {
             self.shut(now, CloseReason::PingTimeout);
             return;
         }
-        if self.next_ping.is_some_and(|at| at <= now) {
+        if let Some(due) = self.next_ping.filter(|at| *at <= now) {
             self.next_ping = None;
-            self.pong_deadline = Some(now + self.config.ping_timeout);
+            // The pong is due `pingTimeout` after the ping was due, not
+            // after a late timer got to it: the heartbeat keeps its
+            // schedule, so a silent client is gone `pingInterval +
+            // pingTimeout` after its last sign of life however busy the
+            // server is. A very late timer still leaves the client half of
+            // `pingTimeout` from now.
+            let timeout = self.config.ping_timeout;
+            self.pong_deadline = Some((due + timeout).max(now + timeout / 2));
             // Control packets are not counted against `max_queue`: there is
             // never more than one ping waiting.
             self.queue.push_back(Packet::Ping(String::new()));

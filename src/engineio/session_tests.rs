@@ -201,6 +201,83 @@ fn a_close_packet_from_the_client_is_transport_close() {
 }
 
 #[test]
+fn a_close_packet_from_the_client_ends_its_held_poll_with_a_noop() {
+    let now = Instant::now();
+    let mut s = open(now);
+    let get = hold(&mut s, now);
+    s.on_post(b"1", now).unwrap();
+    assert_eq!(s.close_reason(), Some(CloseReason::TransportClose));
+    // The client asked to close: its poll ends quietly, not with a close
+    // packet of the server's (as Node's engine.io answers it).
+    assert_eq!(
+        transmits(&mut s),
+        vec![Transmit::Poll {
+            token: get,
+            packets: vec![Packet::Noop]
+        }]
+    );
+    assert!(s.is_finished());
+    assert_eq!(s.on_get(now), Err(ErrorCode::UnknownSid));
+}
+
+#[test]
+fn a_late_timer_does_not_move_the_pong_deadline() {
+    let t0 = Instant::now();
+    let mut s = open(t0);
+    // The ping was due at 300 but the timer ran at 350: the pong is still
+    // due at 300 + 200.
+    s.handle_timeout(t0 + ms(350));
+    assert_eq!(s.queued(), 1);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(500)));
+    s.handle_timeout(t0 + ms(500));
+    assert_eq!(s.close_reason(), Some(CloseReason::PingTimeout));
+    // A timer later than half of pingTimeout leaves the client that half.
+    let mut s = open(t0);
+    s.handle_timeout(t0 + ms(450));
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(550)));
+    s.handle_timeout(t0 + ms(549));
+    assert_eq!(s.state(), State::Polling);
+}
+
+#[test]
+fn a_second_websocket_after_the_upgrade_is_closed_and_changes_nothing() {
+    let now = Instant::now();
+    let mut s = open(now);
+    let ws = s.begin_upgrade(now).unwrap();
+    s.on_ws_frame(ws, WsFrame::Text("2probe".into()), now);
+    s.on_ws_frame(ws, WsFrame::Text("5".into()), now);
+    transmits(&mut s);
+    events(&mut s);
+    assert_eq!(s.state(), State::WebSocket);
+    let late = s.begin_upgrade(now).unwrap();
+    assert_ne!(late, ws);
+    assert_eq!(
+        transmits(&mut s),
+        vec![Transmit::CloseWebSocket {
+            token: late,
+            code: REFUSED_WEBSOCKET
+        }]
+    );
+    // Its frames and its end are not the session's.
+    s.on_ws_frame(late, WsFrame::Text("4intruder".into()), now);
+    s.on_ws_frame(late, WsFrame::Text("1".into()), now);
+    s.ws_closed(late, now);
+    assert_eq!(events(&mut s), vec![]);
+    assert_eq!(s.state(), State::WebSocket);
+    // The session's own WebSocket carries on.
+    s.on_ws_frame(ws, WsFrame::Text("4hello".into()), now);
+    assert_eq!(events(&mut s), vec![Event::Message(text("hello"))]);
+    s.send(text("back")).unwrap();
+    assert_eq!(
+        transmits(&mut s),
+        vec![Transmit::Frames {
+            token: ws,
+            packets: vec![Packet::text("back")]
+        }]
+    );
+}
+
+#[test]
 fn heartbeat_pings_every_interval_and_pongs_keep_it_alive() {
     let t0 = Instant::now();
     let mut s = open(t0);
@@ -252,11 +329,18 @@ fn the_upgrade_dance() {
     let get = hold(&mut s, now);
     let ws = s.begin_upgrade(now).unwrap();
     assert_eq!(s.state(), State::Upgrading);
+    // One probe at a time: a second WebSocket is accepted and closed at
+    // once, and the probe carries on.
+    let second = s.begin_upgrade(now).unwrap();
+    assert_ne!(second, ws);
     assert_eq!(
-        s.begin_upgrade(now),
-        Err(ErrorCode::BadRequest),
-        "one probe at a time"
+        transmits(&mut s),
+        vec![Transmit::CloseWebSocket {
+            token: second,
+            code: REFUSED_WEBSOCKET
+        }]
     );
+    assert_eq!(s.state(), State::Upgrading);
     // 1. 2probe -> 3probe, and 2. the pending GET gets a noop.
     s.on_ws_frame(ws, WsFrame::Text("2probe".into()), now);
     assert_eq!(

@@ -7,10 +7,11 @@
 //! [`Server::on_close`]); a second, `socketio-timers`, sleeps until
 //! [`Server::poll_timeout`] and calls [`Server::handle_timeout`] (connect
 //! and ack timeouts). Both take one lock over the server and the handlers,
-//! and after each turn *settle*: run the handlers on the server's events,
-//! then turn [`Server::poll_transmit`] into Engine.IO sends, all in one
-//! [`EngineIo::send_batch`], still under the lock, so that two threads'
-//! packets for one client can never swap places.
+//! and after each turn *settle*: send what the server said by itself (a
+//! CONNECT's answer), run the handlers on the server's events, then turn
+//! the rest of [`Server::poll_transmit`] into Engine.IO sends, each part in
+//! one [`EngineIo::send_batch`], all still under the lock, so that two
+//! threads' packets for one client can never swap places.
 //!
 //! So handlers run on one thread, whatever the driver: a handler that
 //! blocks holds up every client's events (Flask-SocketIO's `async_mode`
@@ -152,10 +153,21 @@ impl Inner {
     }
 
     // ANCHOR: settle
-    /// After anything touched the server: handlers (and deferred work)
-    /// until nothing is left, then every transmit to Engine.IO in one
-    /// batch, then the timer thread if a deadline moved earlier.
+    /// After anything touched the server: what it already has to send, in
+    /// one batch; handlers (and deferred work) until nothing is left, then
+    /// what they sent, in one batch; then the timer thread if a deadline
+    /// moved earlier.
     fn settle(&self, state: &mut State, now: Instant) {
+        // What the server says by itself (a CONNECT's answer, a refusal)
+        // goes out before the handlers run, as Node's socket.io sends the
+        // CONNECT before it emits `connection`.
+        let early = outgoing(&mut state.server, &state.sids);
+        if !early.is_empty() {
+            let refused = self.engine.send_batch(early);
+            if refused > 0 {
+                tracing::debug!("{refused} Engine.IO messages not queued (gone, full or volatile)");
+            }
+        }
         let State {
             server, handlers, ..
         } = state;

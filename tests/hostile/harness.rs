@@ -580,8 +580,8 @@ pub fn eio_ws_expect(stream: &mut TcpStream, expected: &str) -> Result<(), Strin
 }
 
 /// A Socket.IO socket on the main namespace, over Engine.IO on a
-/// WebSocket at `/socket.io/`: the stream and the socket's id from the
-/// CONNECT's answer.
+/// WebSocket at `/socket.io/`, past its `auth` greeting: the stream and
+/// the socket's id from the CONNECT's answer.
 pub fn sio_open(addr: SocketAddr) -> (TcpStream, String) {
     let (mut stream, _) = eio_ws_open_at(addr, "/socket.io/");
     stream.write_all(&frame(FIN | TEXT, b"40")).unwrap();
@@ -590,6 +590,11 @@ pub fn sio_open(addr: SocketAddr) -> (TcpStream, String) {
         .strip_prefix("40")
         .unwrap_or_else(|| panic!("not a CONNECT answer: {text:?}"));
     let answer: serde_json::Value = serde_json::from_str(json).expect("the CONNECT's JSON");
+    // The chapter's application greets every socket on `/` with its auth.
+    assert_eq!(
+        eio_ws_next_text(&mut stream).expect("the auth greeting"),
+        r#"42["auth",{}]"#
+    );
     (stream, answer["sid"].as_str().expect("a sid").to_string())
 }
 

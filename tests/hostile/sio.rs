@@ -279,6 +279,7 @@ fn a_namespace_that_does_not_exist_gets_connect_error() {
         text(&mut stream, "0");
         let answer = eio_ws_next_text(&mut stream).unwrap();
         assert!(answer.starts_with(r#"40{"sid":""#), "{answer}");
+        assert_eq!(eio_ws_next_text(&mut stream).unwrap(), r#"42["auth",{}]"#);
         text(&mut stream, r#"2["echo","still here"]"#);
         assert_eq!(
             eio_ws_next_text(&mut stream).unwrap(),
