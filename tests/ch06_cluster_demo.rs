@@ -20,26 +20,11 @@ use netladder::socketio::blocking::{Client, ClientBuilder};
 use netladder::socketio::client::ClientEvent;
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(10);
+#[path = "support/redis.rs"]
+#[allow(dead_code)] // each test file uses its own subset
+mod support;
 
-fn redis_installed() -> bool {
-    let ok = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        eprintln!(
-            "SKIPPED: redis-server is not installed (apt-get install redis-server; \
-             scripts/test-all installs it when run as root)"
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set: a check that CI sets up must not be skipped"
-        );
-    }
-    ok
-}
+const WAIT: Duration = Duration::from_secs(10);
 
 /// The running demo; killed on drop if a test failed midway.
 struct Demo {
@@ -248,7 +233,7 @@ fn one_room_across_servers(url: &str, transports: Transports, room: &str) {
 }
 
 fn demo_serves_a_room_across_servers(driver: &str) {
-    if !redis_installed() {
+    if !support::installed() {
         return;
     }
     let demo = start_demo(driver);
@@ -306,7 +291,7 @@ fn demo_on_mio_serves_one_room_across_servers_and_stops_cleanly() {
 
 #[test]
 fn a_dead_server_stops_the_demo_without_orphans() {
-    if !redis_installed() {
+    if !support::installed() {
         return;
     }
     let mut demo = start_demo("threads");
