@@ -84,6 +84,23 @@ struct Eio {
 }
 
 impl Eio {
+    /// Engine.IO at its own path, as `ch05-eio-server` serves it.
+    fn engine_io(addr: SocketAddr) -> Eio {
+        Eio {
+            addr,
+            path: "/engine.io/",
+        }
+    }
+
+    /// A poll held on a connection of its own (answered on a thread),
+    /// after giving the server 200 ms to receive it.
+    fn hold_poll(&self, sid: &Sid) -> thread::JoinHandle<(u16, Vec<u8>)> {
+        let (addr, target) = (self.addr, self.polling(sid));
+        let held = thread::spawn(move || http(addr, "GET", &target, b""));
+        thread::sleep(Duration::from_millis(200));
+        held
+    }
+
     fn target(&self, query: &str) -> String {
         format!("{}?{query}", self.path)
     }
@@ -187,10 +204,7 @@ fn closes(ws: &mut WsClient) -> bool {
 fn eio_handshakes_and_their_refusals() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         let info = eio.handshake();
         assert_eq!(info.upgrades, vec![Transport::WebSocket]);
         assert_eq!(info.ping_interval, PING_INTERVAL);
@@ -230,10 +244,7 @@ fn eio_handshakes_and_their_refusals() {
 fn eio_polling_payloads_and_what_ends_a_session() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         for payload in [
             &b"4hello"[..],
             b"4test1\x1e4test2\x1e4test3",
@@ -250,9 +261,7 @@ fn eio_polling_payloads_and_what_ends_a_session() {
         // A second concurrent poll: the first ends with a close packet,
         // the second is refused, and so is any after.
         let sid = eio.handshake().sid;
-        let (addr, target) = (eio.addr, eio.polling(&sid));
-        let held = thread::spawn(move || http(addr, "GET", &target, b""));
-        thread::sleep(Duration::from_millis(200));
+        let held = eio.hold_poll(&sid);
         assert_eq!(eio.poll(&sid).0, 400, "{driver}");
         assert_eq!(held.join().unwrap(), (200, b"1".to_vec()), "{driver}");
         assert_eq!(eio.poll(&sid).0, 400, "{driver}");
@@ -273,14 +282,9 @@ fn eio_polling_payloads_and_what_ends_a_session() {
 fn a_client_close_ends_its_held_poll_with_a_noop() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         let sid = eio.handshake().sid;
-        let (addr, target) = (eio.addr, eio.polling(&sid));
-        let held = thread::spawn(move || http(addr, "GET", &target, b""));
-        thread::sleep(Duration::from_millis(200));
+        let held = eio.hold_poll(&sid);
         assert_eq!(eio.post(&sid, b"1"), (200, b"ok".to_vec()), "{driver}");
         assert_eq!(held.join().unwrap(), (200, b"6".to_vec()), "{driver}");
         assert_eq!(eio.poll(&sid).0, 400, "{driver}");
@@ -295,10 +299,7 @@ fn a_client_close_ends_its_held_poll_with_a_noop() {
 fn heartbeats_on_both_transports_and_their_timeout() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         // Polling: three pings, each answered.
         let sid = eio.handshake().sid;
         for _ in 0..3 {
@@ -325,10 +326,7 @@ fn heartbeats_on_both_transports_and_their_timeout() {
 fn the_upgrade_and_what_comes_after_it() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         let sid = eio.handshake().sid;
         let mut ws = eio.websocket(&format!("EIO=4&transport=websocket&sid={}", sid.as_str()));
         ws.send_text("2probe").unwrap();
@@ -351,10 +349,7 @@ fn the_upgrade_and_what_comes_after_it() {
 fn a_second_websocket_for_an_upgraded_session_is_closed_and_changes_nothing() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         let sid = eio.handshake().sid;
         let query = format!("EIO=4&transport=websocket&sid={}", sid.as_str());
         let mut ws = eio.websocket(&query);
@@ -378,10 +373,7 @@ fn a_second_websocket_for_an_upgraded_session_is_closed_and_changes_nothing() {
 fn a_second_websocket_during_a_probe_is_closed_and_the_probe_goes_on() {
     for driver in DRIVERS {
         let server = start(EIO_SERVER, driver);
-        let eio = Eio {
-            addr: server.addr,
-            path: "/engine.io/",
-        };
+        let eio = Eio::engine_io(server.addr);
         let sid = eio.handshake().sid;
         let query = format!("EIO=4&transport=websocket&sid={}", sid.as_str());
         let mut probe = eio.websocket(&query);
@@ -581,9 +573,7 @@ fn socketio_engine_rules_under_its_own_path() {
             (PING_INTERVAL, PING_TIMEOUT, 1_000_000)
         );
         let sid = info.sid;
-        let (addr, target) = (eio.addr, eio.polling(&sid));
-        let held = thread::spawn(move || http(addr, "GET", &target, b""));
-        thread::sleep(Duration::from_millis(200));
+        let held = eio.hold_poll(&sid);
         assert_eq!(eio.post(&sid, b"1").0, 200, "{driver}");
         assert_eq!(held.join().unwrap(), (200, b"6".to_vec()), "{driver}");
         assert_eq!(eio.poll(&sid).0, 400, "{driver}");
