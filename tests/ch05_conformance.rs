@@ -28,7 +28,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EIO_SERVER: &str = env!("CARGO_BIN_EXE_ch05-eio-server");
 const SIO_SERVER: &str = env!("CARGO_BIN_EXE_ch05-sio-server");
@@ -599,6 +599,49 @@ fn serve(io: &SocketIo, driver: &str) -> (SocketAddr, Shutdown) {
         }),
     };
     (addr, rx.recv().unwrap())
+}
+
+/// Where a handler runs: on the thread that read its packet, as the
+/// Engine.IO hook hands it over. Under mio that is the event loop, so a
+/// handler that blocks holds up every connection of the server, even a
+/// plain HTTP request for a page (the async-mode lesson); under threads it
+/// is the connection's own thread, and another connection's request is
+/// answered meanwhile. (Before the hook, a thread of the glue's own ran
+/// every handler, and the loop went on serving pages.)
+#[test]
+fn a_blocking_handler_stalls_the_event_loop_but_not_the_other_threads() {
+    const BLOCK: Duration = Duration::from_millis(1500);
+    for driver in DRIVERS {
+        let (started_tx, started) = mpsc::channel::<()>();
+        let started_tx = Mutex::new(started_tx);
+        let io = SocketIo::start(engine_config(), SioServer::new(Config::default()), |_| {
+            let mut handlers = Handlers::default();
+            handlers.on("/", "block", move |_, _| {
+                let _ = started_tx.lock().unwrap().send(());
+                thread::sleep(BLOCK);
+            });
+            handlers
+        });
+        let (addr, shutdown) = serve(&io, driver);
+        let eio = Eio {
+            addr,
+            path: "/socket.io/",
+        };
+        let mut ws = eio.websocket_session();
+        assert_connected(&sio_connect(&mut ws, "0"), "40");
+        ws.send_text(r#"42["block"]"#).unwrap();
+        started.recv_timeout(IO_TIMEOUT).unwrap();
+        let asked = Instant::now();
+        let (status, _) = http(addr, "GET", "/", b"");
+        let took = asked.elapsed();
+        assert_eq!(status, 404, "{driver}");
+        match driver {
+            "mio" => assert!(took >= BLOCK / 2, "mio answered in {took:?}"),
+            _ => assert!(took < BLOCK / 2, "threads answered in {took:?}"),
+        }
+        io.shutdown();
+        shutdown.shutdown();
+    }
 }
 
 /// The CONNECT's answer leaves before the namespace's connection handlers

@@ -36,7 +36,15 @@
 //!   it through [`Protocol::on_message`], in order with the connection's other
 //!   events. A send that cannot be delivered (the connection is gone, or its
 //!   inbox is full) hands the message back inside [`MailboxError`], so the
-//!   sender can give it to someone else: nothing is silently lost;
+//!   sender can give it to someone else: nothing is silently lost.
+//!   A send from inside a callback (to its own connection or another on the
+//!   same driver) is allowed and never calls a protocol back at once: the
+//!   message is delivered after the callback returns. On the mio driver such
+//!   a send costs no wake-up: the loop's own thread only marks its queue,
+//!   and the loop delivers before it next sleeps. This is what lets a layer
+//!   above run its application on the thread that read the bytes (Engine.IO's
+//!   [`EngineIo::on_events`](crate::engineio::EngineIo::on_events)) and
+//!   answer through the same mailboxes as any other thread;
 //! - **learns why it ended**: [`Protocol::on_closed`] receives a
 //!   [`CloseReason`], so a layer above can tell its application "transport
 //!   close" from "transport error".

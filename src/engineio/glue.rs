@@ -55,7 +55,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 /// An Engine.IO server's settings.
@@ -175,6 +175,9 @@ struct OutboxState {
     woken: bool,
     /// The connection is gone.
     closed: bool,
+    /// Run the event hook when the wake-up arrives
+    /// ([`EngineIo::hook_after_writing`]).
+    rehook: bool,
 }
 
 /// Transmits an outbox may hold before its connection counts as stalled.
@@ -225,6 +228,28 @@ impl Outbox {
         }
     }
 
+    /// Asks for the event hook in the callback the wake-up brings; false
+    /// if the connection is gone.
+    fn rehook(&self) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        if !state.woken {
+            if self.mailbox.send(EioMail::Wake).is_err() {
+                return false;
+            }
+            state.woken = true;
+        }
+        state.rehook = true;
+        true
+    }
+
+    /// Whether the event hook was asked for, and forgets it.
+    fn take_rehook(&self) -> bool {
+        std::mem::take(&mut self.lock().rehook)
+    }
+
     /// Everything queued.
     fn take(&self, woken_mail: bool) -> VecDeque<(Sid, Transmit)> {
         let mut state = self.lock();
@@ -247,6 +272,9 @@ struct Shared {
     server: Server,
     conns: IdMap<(Sid, Slot), Arc<Outbox>>,
     events: Sender<EioEvent>,
+    /// Events were sent under this hold of the lock: the event hook runs
+    /// when it is let go.
+    events_sent: bool,
     stopped: bool,
     /// When the timer thread, asleep, wakes next (`None`: not known to be
     /// asleep). A session whose next deadline is no earlier needs no
@@ -296,6 +324,7 @@ impl Shared {
             };
             // Nobody listening is the application's choice.
             let _ = self.events.send(event);
+            self.events_sent = true;
         }
         if session.is_finished() {
             self.server.registry.remove(sid);
@@ -327,6 +356,9 @@ impl Shared {
 
 struct Inner {
     shared: Mutex<Shared>,
+    /// Run after the lock is let go by a hold that sent events
+    /// ([`EngineIo::on_events`]).
+    hook: OnceLock<EventHook>,
     /// Wakes the timer thread: deadlines may have moved.
     timer: Condvar,
     config: EngineIoConfig,
@@ -346,9 +378,59 @@ struct SharedCounters {
     compressions: AtomicU64,
 }
 
+/// What [`EngineIo::on_events`] installs.
+type EventHook = Box<dyn Fn() + Send + Sync>;
+
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
+    /// The shared state, until the returned guard is dropped; then, if
+    /// that hold sent events, the event hook runs on this thread.
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            guard: Some(self.lock_quietly()),
+            inner: self,
+        }
+    }
+
+    /// The shared state, for a hold that sends no events (the timer
+    /// thread's sleep).
+    fn lock_quietly(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+// ANCHOR: locked
+/// A hold of the shared state. Letting it go runs the event hook when
+/// events were sent meanwhile: on the thread that caused them, with no
+/// lock of Engine.IO's held, so the hook may call back into the endpoint.
+struct Locked<'a> {
+    guard: Option<MutexGuard<'a, Shared>>,
+    inner: &'a Inner,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.guard.take() else {
+            return;
+        };
+        let sent = std::mem::take(&mut guard.events_sent);
+        drop(guard);
+        if sent && let Some(hook) = self.inner.hook.get() {
+            hook();
+        }
+    }
+}
+// ANCHOR_END: locked
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Shared {
+        self.guard.as_mut().expect("held until dropped")
     }
 }
 
@@ -374,9 +456,11 @@ impl EngineIo {
                 server,
                 conns: IdMap::default(),
                 events,
+                events_sent: false,
                 stopped: false,
                 timer_at: None,
             }),
+            hook: OnceLock::new(),
             timer: Condvar::new(),
             config,
             counters: SharedCounters::default(),
@@ -387,6 +471,44 @@ impl EngineIo {
             .spawn(move || run_timers(weak))
             .expect("spawning the Engine.IO timer thread");
         (EngineIo { inner }, receiver)
+    }
+
+    // ANCHOR: on_events
+    /// Installs `hook`, run whenever events have gone to the channel: on
+    /// the thread whose work made them (a connection's callback on its
+    /// driver, the timer thread, a caller of [`EngineIo::send`]), after
+    /// Engine.IO's lock is let go. An application that drains the channel
+    /// there, under a lock of its own, handles each event on the thread
+    /// that read it, with no thread of its own to hand it to: Socket.IO's
+    /// glue does. Events stay in order however many threads run the hook
+    /// at once, as long as they are taken from the channel under that one
+    /// lock. Set once; a second call returns `false` and changes nothing.
+    pub fn on_events(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
+        self.inner.hook.set(Box::new(hook)).is_ok()
+    }
+    // ANCHOR_END: on_events
+
+    /// Runs the event hook again later on the WebSocket that carries
+    /// session `sid`: in the callback its wake-up brings, so after the
+    /// callback that takes what is queued for it now has been written.
+    /// Socket.IO's glue uses it so that a CONNECT's answer reaches the
+    /// socket before the namespace's `connection` handlers run (a handler
+    /// that blocks, or that emits at once, does not hold the answer back or
+    /// share its write). False, and nothing asked, if the session has no
+    /// WebSocket open here.
+    pub fn hook_after_writing(&self, sid: &Sid) -> bool {
+        let mut shared = self.inner.lock();
+        let Ok(session) = shared.server.registry.get_mut(sid) else {
+            return false;
+        };
+        let Some(token) = session.websocket() else {
+            return false;
+        };
+        let Some(outbox) = shared.conns.get(&(sid.clone(), Slot::Ws(token))).cloned() else {
+            return false;
+        };
+        drop(shared);
+        outbox.rehook()
     }
 
     /// Queues `message` for session `sid`; gives it back if the session is
@@ -537,13 +659,21 @@ fn run_timers(inner: Weak<Inner>) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        let mut shared = inner.lock();
+        let now = Instant::now();
+        {
+            // Let go before sleeping: the events of what was due go to
+            // the application now (the hook runs on this thread).
+            let mut shared = inner.lock();
+            if shared.stopped {
+                return;
+            }
+            for sid in shared.server.registry.handle_timeout(now) {
+                shared.flush(&sid, now);
+            }
+        }
+        let mut shared = inner.lock_quietly();
         if shared.stopped {
             return;
-        }
-        let now = Instant::now();
-        for sid in shared.server.registry.handle_timeout(now) {
-            shared.flush(&sid, now);
         }
         // At most a second asleep, to notice a dropped endpoint.
         let wait = shared
@@ -914,7 +1044,7 @@ impl EioProtocol {
     /// The held poll's safety deadline passed with nothing to send: free
     /// its slot (under the lock, so no answer can be on its way) and
     /// answer a noop.
-    fn time_out_poll(&mut self, mut shared: MutexGuard<'_, Shared>, ctx: &mut Ctx) {
+    fn time_out_poll(&mut self, mut shared: Locked<'_>, ctx: &mut Ctx) {
         let Some(held) = self.http().and_then(|h| h.held.take()) else {
             return;
         };
@@ -1215,7 +1345,13 @@ impl Protocol for EioProtocol {
     fn on_message(&mut self, message: EioMail, ctx: &mut Ctx) {
         self.note_backlog(ctx);
         match message {
-            EioMail::Wake => self.drain_outbox(true, ctx),
+            EioMail::Wake => {
+                self.drain_outbox(true, ctx);
+                let rehook = self.outbox.as_ref().is_some_and(|o| o.take_rehook());
+                if rehook && let Some(hook) = self.engine.inner.hook.get() {
+                    hook();
+                }
+            }
         }
         self.settle(ctx);
     }

@@ -78,7 +78,11 @@
 //!
 //! The application gets an [`EngineIo`] handle (clone it freely; `send`
 //! from any thread) and a channel of [`EioEvent`]s: open, message,
-//! upgraded, and close with a typed [`CloseReason`].
+//! upgraded, and close with a typed [`CloseReason`]. It may read that
+//! channel on a thread of its own, or install a hook
+//! ([`EngineIo::on_events`]) that runs on whichever thread made the events,
+//! once Engine.IO's lock is let go, and handle them there: on the event
+//! loop itself under `--driver mio`.
 //!
 //! [`Session::poll_transmit`]: session::Session::poll_transmit
 //! [`Session::give_back`]: session::Session::give_back

@@ -2,23 +2,29 @@
 //! [`EngineIo`], on either driver, with a handle for every other thread.
 //!
 //! [`EngineIo`] gives sessions across connections and reports what happens
-//! on a channel. One thread, `socketio-events`, reads that channel and feeds
-//! the server ([`Server::on_open`], [`Server::on_message`],
-//! [`Server::on_close`]); a second, `socketio-timers`, sleeps until
-//! [`Server::poll_timeout`] and calls [`Server::handle_timeout`] (connect
-//! and ack timeouts). Both take one lock over the server and the handlers,
-//! and after each turn *settle*: send what the server said by itself (a
-//! CONNECT's answer), run the handlers on the server's events, then turn
-//! the rest of [`Server::poll_transmit`] into Engine.IO sends, each part in
-//! one [`EngineIo::send_batch`], all still under the lock, so that two
-//! threads' packets for one client can never swap places.
+//! on a channel. The server and its handlers live under one lock. Whoever
+//! made Engine.IO events takes that lock and handles them itself
+//! ([`EngineIo::on_events`]): on `--driver mio` the event loop that read a
+//! packet runs its handler, on `--driver threads` the connection's own
+//! thread, and Engine.IO's timer thread handles the heartbeat's closes.
+//! The events are taken off the channel under the lock, so they are
+//! handled in order whichever thread takes them. A second thread,
+//! `socketio-timers`, sleeps until [`Server::poll_timeout`] and calls
+//! [`Server::handle_timeout`] (connect and ack timeouts).
 //!
-//! So handlers run on one thread, whatever the driver: a handler that
-//! blocks holds up every client's events (Flask-SocketIO's `async_mode`
-//! lesson). Blocking work belongs on another thread, which answers
-//! through a [`SioHandle`]: cloneable, `Send`, usable from any thread
-//! (a timer thread, a worker pool) to emit, join, leave, disconnect or
-//! await acks.
+//! After each turn the lock's holder *settles*: it sends what the server
+//! said by itself (a CONNECT's answer), runs the handlers on the server's
+//! events, then turns the rest of [`Server::poll_transmit`] into Engine.IO
+//! sends, each part in one [`EngineIo::send_batch`], all still under the
+//! lock, so that two threads' packets for one client can never swap
+//! places; and it goes round again while events wait on the channel.
+//!
+//! So handlers run one at a time, whatever the driver, and on mio on the
+//! loop itself: a handler that blocks holds up every client (Flask-SocketIO's
+//! `async_mode` lesson). Blocking work belongs on another thread, which
+//! answers through a [`SioHandle`]: cloneable, `Send`, usable from any
+//! thread (a timer thread, a worker pool) to emit, join, leave, disconnect
+//! or await acks.
 //!
 //! Broadcasts: the server encodes a broadcast once ([`Transmit`] carries one
 //! `Arc<Encoded>` for all recipients); here each of its messages becomes
@@ -39,7 +45,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -86,6 +92,15 @@ impl std::fmt::Display for HandleError {
 
 impl std::error::Error for HandleError {}
 
+/// How a turn of [`Inner::settle_on`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Done,
+    /// A CONNECT's answer waits for its callback to return; the handlers
+    /// run in a later one.
+    HandlersLater,
+}
+
 /// Work queued by [`SioHandle::defer`].
 type Deferred = Box<dyn FnOnce(&mut Server, &mut Handlers, Instant) + Send>;
 
@@ -99,6 +114,8 @@ struct State {
     /// When the timer thread wakes next (`None`: it is awake).
     timer_at: Option<Instant>,
     stopped: bool,
+    /// Engine.IO's events, taken only under this lock, so in order.
+    events: Receiver<EioEvent>,
 }
 
 struct Inner {
@@ -109,18 +126,23 @@ struct Inner {
 }
 
 thread_local! {
-    /// This thread holds the state lock (it is running handlers).
-    static HOLDING: Cell<bool> = const { Cell::new(false) };
+    /// The server whose state lock this thread holds (it is running
+    /// handlers), by the address of its `Inner`; 0 for none.
+    static HOLDING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The lock, marked as held on this thread while it lives.
 struct Held<'a> {
     guard: Option<MutexGuard<'a, State>>,
+    /// What `HOLDING` was before: another server's lock, held further up
+    /// this thread's stack.
+    outer: usize,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        HOLDING.with(|h| h.set(false));
+        self.guard = None;
+        HOLDING.with(|h| h.set(self.outer));
     }
 }
 
@@ -140,32 +162,110 @@ impl<'a> std::ops::DerefMut for Held<'a> {
 impl Inner {
     /// Takes the lock, unless this thread has it already.
     fn hold(&self) -> Result<Held<'_>, HandleError> {
-        if HOLDING.with(Cell::get) {
+        let me = self.address();
+        let outer = HOLDING.with(Cell::get);
+        if outer == me {
             return Err(HandleError::InHandler);
         }
         let guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        HOLDING.with(|h| h.set(true));
-        Ok(Held { guard: Some(guard) })
+        HOLDING.with(|h| h.set(me));
+        Ok(Held {
+            guard: Some(guard),
+            outer,
+        })
     }
+
+    /// Names this server in `HOLDING`.
+    fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// Whether this thread holds this server's lock.
+    fn held_here(&self) -> bool {
+        HOLDING.with(Cell::get) == self.address()
+    }
+
+    // ANCHOR: pump
+    /// Engine.IO's hook: events wait on the channel. Handles them here,
+    /// on the thread that made them, unless this thread holds the lock
+    /// already (its own sends closed a session): then the settle under
+    /// way takes them before it lets go.
+    fn pump(&self) {
+        let Ok(mut state) = self.hold() else {
+            return;
+        };
+        if state.stopped {
+            return;
+        }
+        self.settle_on(&mut state, Instant::now(), true);
+    }
+    // ANCHOR_END: pump
 
     fn take_deferred(&self) -> Vec<Deferred> {
         std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     // ANCHOR: settle
-    /// After anything touched the server: what it already has to send, in
+    /// After anything touched the server, and until no Engine.IO event
+    /// waits: the events for the server; what it already has to send, in
     /// one batch; handlers (and deferred work) until nothing is left, then
-    /// what they sent, in one batch; then the timer thread if a deadline
+    /// what they sent, in one batch. Last, the timer thread if a deadline
     /// moved earlier.
     fn settle(&self, state: &mut State, now: Instant) {
+        self.settle_on(state, now, false);
+    }
+
+    /// [`Inner::settle`], told whether this thread is a driver's, in a
+    /// connection's callback (`pump`): there a CONNECT's answer is
+    /// written only when the callback returns, so the handlers wait for a
+    /// later callback ([`EngineIo::hook_after_writing`]).
+    fn settle_on(&self, state: &mut State, now: Instant, on_driver: bool) {
+        let mut first = true;
+        loop {
+            let mut events = false;
+            while let Ok(event) = state.events.try_recv() {
+                on_event(state, event, now);
+                events = true;
+            }
+            // Sends can close sessions (a forced close), and their events
+            // were left for this thread, which holds the lock.
+            if !events && !first {
+                break;
+            }
+            first = false;
+            if self.settle_once(state, now, on_driver) == Turn::HandlersLater {
+                break;
+            }
+        }
+        if let Some(at) = state.server.poll_timeout()
+            && state.timer_at.is_none_or(|t| at < t)
+        {
+            state.timer_at = Some(at);
+            self.timer.notify_one();
+        }
+    }
+
+    fn settle_once(&self, state: &mut State, now: Instant, on_driver: bool) -> Turn {
         // What the server says by itself (a CONNECT's answer, a refusal)
         // goes out before the handlers run, as Node's socket.io sends the
         // CONNECT before it emits `connection`.
         let early = outgoing(&mut state.server, &state.sids);
         if !early.is_empty() {
+            let mut sids: Vec<Sid> = Vec::new();
+            if on_driver {
+                sids = early.iter().map(|(sid, _)| sid.clone()).collect();
+                sids.dedup();
+            }
             let refused = self.engine.send_batch(early);
             if refused > 0 {
                 tracing::debug!("{refused} Engine.IO messages not queued (gone, full or volatile)");
+            }
+            // Every WebSocket asked (no short cut: each must be asked).
+            let asked = sids
+                .iter()
+                .fold(false, |any, sid| self.engine.hook_after_writing(sid) | any);
+            if asked {
+                return Turn::HandlersLater;
             }
         }
         let State {
@@ -196,12 +296,7 @@ impl Inner {
                 tracing::debug!("{refused} Engine.IO messages not queued (gone, full or volatile)");
             }
         }
-        if let Some(at) = state.server.poll_timeout()
-            && state.timer_at.is_none_or(|t| at < t)
-        {
-            state.timer_at = Some(at);
-            self.timer.notify_one();
-        }
+        Turn::Done
     }
     // ANCHOR_END: settle
 }
@@ -284,6 +379,7 @@ impl SocketIo {
                 next_client: 0,
                 timer_at: None,
                 stopped: false,
+                events,
             }),
             deferred: Mutex::new(Vec::new()),
             timer: Condvar::new(),
@@ -295,10 +391,11 @@ impl SocketIo {
             state.handlers = built;
         }
         let weak = Arc::downgrade(&handle.inner);
-        std::thread::Builder::new()
-            .name("socketio-events".into())
-            .spawn(move || run_events(weak, events))
-            .expect("spawning the Socket.IO event thread");
+        handle.inner.engine.on_events(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.pump();
+            }
+        });
         let weak = Arc::downgrade(&handle.inner);
         std::thread::Builder::new()
             .name("socketio-timers".into())
@@ -344,38 +441,6 @@ impl SocketIo {
 impl std::fmt::Debug for SocketIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketIo").finish_non_exhaustive()
-    }
-}
-
-/// Feeds Engine.IO's events to the server, several per lock when they
-/// queue up.
-fn run_events(inner: Weak<Inner>, events: Receiver<EioEvent>) {
-    /// Most events handled under one lock.
-    const BATCH: usize = 256;
-    loop {
-        let first = match events.recv_timeout(Duration::from_secs(1)) {
-            Ok(event) => event,
-            Err(RecvTimeoutError::Timeout) => match inner.upgrade() {
-                Some(inner) if !inner.hold().is_ok_and(|s| s.stopped) => continue,
-                _ => return,
-            },
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        let Ok(mut state) = inner.hold() else {
-            return;
-        };
-        if state.stopped {
-            return;
-        }
-        let now = Instant::now();
-        on_event(&mut state, first, now);
-        for event in events.try_iter().take(BATCH - 1) {
-            on_event(&mut state, event, now);
-        }
-        inner.settle(&mut state, now);
     }
 }
 
@@ -493,7 +558,7 @@ impl SioHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Box::new(f));
-        if !HOLDING.with(Cell::get) {
+        if !self.inner.held_here() {
             let _ = self.with(|_| ());
         }
     }
