@@ -92,6 +92,14 @@ impl Eio {
         }
     }
 
+    /// Engine.IO under Socket.IO's path.
+    fn socketio(addr: SocketAddr) -> Eio {
+        Eio {
+            addr,
+            path: "/socket.io/",
+        }
+    }
+
     /// A poll held on a connection of its own (answered on a thread),
     /// after giving the server 200 ms to receive it.
     fn hold_poll(&self, sid: &Sid) -> thread::JoinHandle<(u16, Vec<u8>)> {
@@ -392,10 +400,7 @@ fn a_second_websocket_during_a_probe_is_closed_and_the_probe_goes_on() {
 // --- Socket.IO ------------------------------------------------------------
 
 fn sio(server: &Server) -> Eio {
-    Eio {
-        addr: server.addr,
-        path: "/socket.io/",
-    }
+    Eio::socketio(server.addr)
 }
 
 /// A WebSocket session that sent `connect` (a CONNECT packet's text,
@@ -623,11 +628,7 @@ fn a_blocking_handler_stalls_the_event_loop_but_not_the_other_threads() {
             handlers
         });
         let (addr, shutdown) = serve(&io, driver);
-        let eio = Eio {
-            addr,
-            path: "/socket.io/",
-        };
-        let mut ws = eio.websocket_session();
+        let mut ws = Eio::socketio(addr).websocket_session();
         assert_connected(&sio_connect(&mut ws, "0"), "40");
         ws.send_text(r#"42["block"]"#).unwrap();
         started.recv_timeout(IO_TIMEOUT).unwrap();
@@ -665,11 +666,7 @@ fn the_connect_answer_leaves_before_the_connection_handlers_run() {
             handlers
         });
         let (addr, shutdown) = serve(&io, driver);
-        let eio = Eio {
-            addr,
-            path: "/socket.io/",
-        };
-        let mut ws = eio.websocket_session();
+        let mut ws = Eio::socketio(addr).websocket_session();
         let answer = sio_connect(&mut ws, "0");
         assert_connected(&answer, "40");
         client_has_it.send(()).unwrap();
