@@ -35,7 +35,12 @@
 //!   when the whole server holds more than [`Config::max_unsent_total`].
 //! - **Timers** live in a heap of (deadline, connection); `poll` sleeps until
 //!   the earliest. A pass fires only what was due when it began.
-//! - **Mailboxes** push into a shared queue and wake `poll` with a `Waker`.
+//! - **Mailboxes** push into a shared queue and wake `poll` with a `Waker`;
+//!   the loop's own thread (a callback mailing a connection) only marks the
+//!   queue, and the loop delivers before it sleeps again.
+//! - **Reads** stop at a short read: it emptied the socket (epoll(7)), and
+//!   new bytes raise a new edge; after a FIN or an error the loop reads on
+//!   to the end.
 
 mod conn;
 mod event_loop;

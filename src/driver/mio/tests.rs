@@ -158,3 +158,21 @@ fn a_peer_that_never_reads_is_cut_off() {
     BufReader::new(other).read_line(&mut line).unwrap();
     assert_eq!(line, "still here\n");
 }
+
+/// A short read ends a readable turn, so a FIN that comes with (or right
+/// after) a small message must still be seen: by its own edge, or because
+/// the event already reported it. Small messages and a half-close, many
+/// times over: each is echoed and the connection ends.
+#[test]
+fn a_small_message_and_a_fin_are_both_seen() {
+    let addr = start_echo(Config::default());
+    for i in 0..200u32 {
+        let mut stream = connect(addr);
+        let line = format!("message {i}\n");
+        stream.write_all(line.as_bytes()).unwrap();
+        stream.shutdown(net::Shutdown::Write).unwrap();
+        let mut echoed = String::new();
+        stream.read_to_string(&mut echoed).unwrap();
+        assert_eq!(echoed, line);
+    }
+}
