@@ -16,16 +16,14 @@
 
 mod common;
 
-use common::{IO_TIMEOUT, Server};
-use netladder::driver::{Shutdown, mio, threads};
+use common::{IO_TIMEOUT, Server, serve};
 use netladder::engineio::{OpenInfo, Sid, Transport};
-use netladder::http::Response;
 use netladder::socketio::glue::engine_config;
 use netladder::socketio::{Config, Handlers, Server as SioServer, SocketIo, Value};
 use netladder::ws::client::{self, WsClient};
 use netladder::ws::{Config as WsConfig, WsMessage};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -588,24 +586,6 @@ fn socketio_engine_rules_under_its_own_path() {
     }
 }
 
-/// Serves `io` on `driver` in this process.
-fn serve(io: &SocketIo, driver: &str) -> (SocketAddr, Shutdown) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let factory = io.factory(|_| Response::new(404));
-    let (tx, rx) = mpsc::channel();
-    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
-    match driver {
-        "threads" => thread::spawn(move || {
-            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
-        }),
-        _ => thread::spawn(move || {
-            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
-        }),
-    };
-    (addr, rx.recv().unwrap())
-}
-
 /// Where a handler runs: on the thread that read its packet, as the
 /// Engine.IO hook hands it over. Under mio that is the event loop, so a
 /// handler that blocks holds up every connection of the server, even a
@@ -627,7 +607,7 @@ fn a_blocking_handler_stalls_the_event_loop_but_not_the_other_threads() {
             });
             handlers
         });
-        let (addr, shutdown) = serve(&io, driver);
+        let (addr, shutdown) = serve(io.engine(), driver);
         let mut ws = Eio::socketio(addr).websocket_session();
         assert_connected(&sio_connect(&mut ws, "0"), "40");
         ws.send_text(r#"42["block"]"#).unwrap();
@@ -665,7 +645,7 @@ fn the_connect_answer_leaves_before_the_connection_handlers_run() {
             });
             handlers
         });
-        let (addr, shutdown) = serve(&io, driver);
+        let (addr, shutdown) = serve(io.engine(), driver);
         let mut ws = Eio::socketio(addr).websocket_session();
         let answer = sio_connect(&mut ws, "0");
         assert_connected(&answer, "40");

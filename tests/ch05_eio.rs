@@ -5,17 +5,14 @@
 
 mod common;
 
-use common::{IO_TIMEOUT, Server};
-use netladder::driver::{Shutdown, mio, threads};
+use common::{IO_TIMEOUT, Server, serve};
 use netladder::engineio::{
     EioEvent, EngineIo, EngineIoConfig, OpenInfo, Payload, SessionConfig, Sid, Transport,
 };
-use netladder::http::Response;
 use netladder::ws::client::{self, WsClient};
 use netladder::ws::{Config as WsConfig, WsMessage};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -301,25 +298,6 @@ fn a_client_that_stops_answering_pings_times_out() {
         assert!(matches!(next(&mut ws), WsMessage::Close(..)), "{driver}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
-}
-
-/// Serves an in-process endpoint on `driver`; returns its address and the
-/// driver's shutdown handle.
-fn serve(engine: &EngineIo, driver: &str) -> (SocketAddr, Shutdown) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let factory = engine.factory(|_| Response::new(404));
-    let (tx, rx) = mpsc::channel();
-    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
-    match driver {
-        "threads" => thread::spawn(move || {
-            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
-        }),
-        _ => thread::spawn(move || {
-            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
-        }),
-    };
-    (addr, rx.recv().unwrap())
 }
 
 /// The test: 1,000 messages sent from another thread while the

@@ -7,19 +7,17 @@
 
 mod common;
 
-use common::{IO_TIMEOUT, Server};
-use netladder::driver::{Shutdown, mio, threads};
+use common::{IO_TIMEOUT, Server, serve};
 use netladder::engineio::Payload;
 use netladder::engineio::blocking::BlockingClient;
 use netladder::engineio::client::{ClientConfig, ClientEvent, Transports};
-use netladder::http::Response;
 use netladder::socketio::glue::{DEFAULT_PATH, engine_config};
 use netladder::socketio::{
     Config, Decoder, Handlers, Limits, Packet, PacketType, Server as SioServer, SioHandle,
     SocketId, SocketIo, Value,
 };
 use netladder::ws::DeflateConfig;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -194,24 +192,6 @@ fn middleware_refuses_without_a_token_and_accepts_with_one() {
     assert_eq!(ack.data.unwrap().to_json(), serde_json::json!(["t0k"]));
 }
 
-/// Serves `io` on `driver` in this process.
-fn serve(io: &SocketIo, driver: &str) -> (SocketAddr, Shutdown) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let factory = io.factory(|_| Response::new(404));
-    let (tx, rx) = mpsc::channel();
-    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
-    match driver {
-        "threads" => thread::spawn(move || {
-            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
-        }),
-        _ => thread::spawn(move || {
-            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
-        }),
-    };
-    (addr, rx.recv().unwrap())
-}
-
 /// A server whose `/` sockets join room `r` and report their id on a
 /// channel; `echo` acks its arguments.
 fn room_server(joined: mpsc::Sender<SocketId>) -> SocketIo {
@@ -267,7 +247,7 @@ fn a_broadcast_to_50_websockets_is_encoded_once_and_framed_once() {
                 ..engine_config()
             };
             let io = room_server_with(config, joined_tx);
-            let (addr, shutdown) = serve(&io, driver);
+            let (addr, shutdown) = serve(io.engine(), driver);
             let mut clients: Vec<Sio> = (0..N)
                 .map(|_| {
                     let mut c = Sio::connect(addr, Transports::WebSocketOnly);
@@ -325,7 +305,7 @@ fn a_plain_thread_emits_to_a_room_through_the_handle() {
     for driver in DRIVERS {
         let (joined_tx, joined) = mpsc::channel();
         let io = room_server(joined_tx);
-        let (addr, shutdown) = serve(&io, driver);
+        let (addr, shutdown) = serve(io.engine(), driver);
         let mut polling = Sio::connect(addr, Transports::PollingOnly);
         polling.join("/", None);
         let mut ws = Sio::connect(addr, Transports::WebSocketOnly);
@@ -375,7 +355,7 @@ fn a_plain_thread_emits_to_a_room_through_the_handle() {
 fn an_ack_awaited_from_another_thread_arrives_or_times_out() {
     let (joined_tx, joined) = mpsc::channel();
     let io = room_server(joined_tx);
-    let (addr, shutdown) = serve(&io, "mio");
+    let (addr, shutdown) = serve(io.engine(), "mio");
     let mut c = Sio::connect(addr, Transports::WebSocketOnly);
     c.join("/", None);
     let id = joined.recv_timeout(IO_TIMEOUT).unwrap();
@@ -424,7 +404,7 @@ fn an_ack_awaited_from_another_thread_arrives_or_times_out() {
 fn a_panicking_handler_loses_its_event_not_the_server() {
     let (joined_tx, joined) = mpsc::channel();
     let io = room_server(joined_tx);
-    let (addr, shutdown) = serve(&io, "threads");
+    let (addr, shutdown) = serve(io.engine(), "threads");
     let mut c = Sio::connect(addr, Transports::WebSocketOnly);
     c.join("/", None);
     joined.recv_timeout(IO_TIMEOUT).unwrap();

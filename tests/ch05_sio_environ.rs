@@ -7,19 +7,16 @@
 
 mod common;
 
-use common::IO_TIMEOUT;
-use netladder::driver::{Shutdown, mio, threads};
+use common::{IO_TIMEOUT, serve};
 use netladder::engineio::OpenInfo;
-use netladder::http::Response;
 use netladder::socketio::glue::engine_config;
 use netladder::socketio::{Config, ConnectError, Environ, Handlers, Server as SioServer, SocketIo};
 use netladder::ws::client::{self, WsClient};
 use netladder::ws::{Config as WsConfig, WsMessage};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::sync::mpsc;
-use std::thread;
 
 const DRIVERS: [&str; 2] = ["threads", "mio"];
 
@@ -46,23 +43,6 @@ fn guarded(seen: mpsc::Sender<Environ>) -> SocketIo {
         });
         handlers
     })
-}
-
-fn serve(io: &SocketIo, driver: &str) -> (SocketAddr, Shutdown) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let factory = io.factory(|_| Response::new(404));
-    let (tx, rx) = mpsc::channel();
-    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
-    match driver {
-        "threads" => thread::spawn(move || {
-            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
-        }),
-        _ => thread::spawn(move || {
-            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
-        }),
-    };
-    (addr, rx.recv().unwrap())
 }
 
 /// One request on its own connection: status and body.
@@ -129,7 +109,7 @@ fn middleware_checks_a_handshake_token_on_both_transports_and_drivers() {
     for driver in DRIVERS {
         let (tx, seen) = mpsc::channel();
         let io = guarded(tx);
-        let (addr, shutdown) = serve(&io, driver);
+        let (addr, shutdown) = serve(io.engine(), driver);
 
         // Polling: the token in a header of the handshake GET.
         let refused = polling_connect(addr, "");

@@ -1,11 +1,37 @@
 //! Helpers shared by the integration tests: start a chapter binary on a free
-//! loopback port and talk to it.
+//! loopback port, or serve an endpoint in this process, and talk to it.
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
+
+use netladder::driver::{Shutdown, mio, threads};
+use netladder::engineio::EngineIo;
+use netladder::http::Response;
+
+/// Serves an in-process Engine.IO endpoint (a Socket.IO server's is
+/// `io.engine()`) on `driver`, `"threads"` or else mio, with a 404 for any
+/// other page; returns its address and the driver's shutdown handle.
+pub fn serve(engine: &EngineIo, driver: &str) -> (SocketAddr, Shutdown) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let factory = engine.factory(|_| Response::new(404));
+    let (tx, rx) = mpsc::channel();
+    let ready = move |shutdown: Shutdown| tx.send(shutdown).unwrap();
+    match driver {
+        "threads" => thread::spawn(move || {
+            threads::serve_with_shutdown(listener, factory, threads::Config::default(), ready)
+        }),
+        _ => thread::spawn(move || {
+            mio::serve_with_shutdown(listener, factory, mio::Config::default(), ready)
+        }),
+    };
+    (addr, rx.recv().unwrap())
+}
 
 /// A chapter server running as its real binary, killed when dropped.
 pub struct Server {

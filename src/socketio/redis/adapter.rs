@@ -5,25 +5,25 @@
 //! It never touches a socket: it `try_send`s what to publish to the
 //! [`hub`](super::hub)'s publisher thread and reads its mailbox (filled by
 //! the subscriber thread) when the server calls
-//! [`Adapter::poll_remote`]. Requests it sent are tracked here, with the
-//! requests timeout (Node's `requestsTimeout`, 5 s).
+//! [`Adapter::poll_remote`]. Requests it sent are tracked by a
+//! [`RequestTracker`], with the requests timeout (Node's `requestsTimeout`,
+//! 5 s).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::channels::Channels;
 use super::hub::{Command, Incoming, Shared};
+use super::requests::{RequestKind, RequestTracker};
 use super::wire::{
     BroadcastMessage, RemoteSocket, Request, RequestType, Response, Selection, WireOpts, WirePacket,
 };
 use crate::socketio::adapter::{
     Adapter, BroadcastOptions, InMemoryAdapter, ServerSideOp, SocketId,
 };
-use crate::socketio::cluster::{
-    Answers, ClusterRequest, Remote, Reply, ReplyTo, Report, RequestId,
-};
+use crate::socketio::cluster::{Answers, ClusterRequest, Remote, Reply, ReplyTo, RequestId};
 use crate::socketio::packet::{Encoded, Limits};
 use crate::socketio::{SocketInfo, Value};
 
@@ -35,12 +35,42 @@ enum Kind {
     BroadcastAck,
 }
 
-struct Outgoing {
-    id: RequestId,
-    kind: Kind,
-    expected: Option<usize>,
-    deadline: Instant,
-    answers: Vec<Response>,
+impl RequestKind for Kind {
+    type Answer = Response;
+
+    fn is_broadcast_ack(self) -> bool {
+        self == Kind::BroadcastAck
+    }
+
+    /// netladder's answers say who sent them; Node's do not.
+    fn responder(answer: &Response) -> Option<String> {
+        answer.uid.clone()
+    }
+
+    fn answers(self, nsp: &str, answers: Vec<Response>) -> Answers {
+        match self {
+            Kind::Fetch => Answers::Sockets(
+                answers
+                    .iter()
+                    .flat_map(|r| r.sockets.iter().flatten())
+                    .filter_map(|v| socket_info(nsp, v))
+                    .collect(),
+            ),
+            Kind::AllRooms => {
+                let rooms: BTreeSet<String> = answers
+                    .into_iter()
+                    .flat_map(|r| r.rooms.unwrap_or_default())
+                    .collect();
+                Answers::Rooms(rooms.into_iter().collect())
+            }
+            Kind::ServerSideAck | Kind::BroadcastAck => Answers::Acks(
+                answers
+                    .into_iter()
+                    .map(|r| r.data.unwrap_or(Value::Null))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 // ANCHOR: adapter
@@ -54,7 +84,7 @@ pub struct RedisAdapter {
     commands: SyncSender<Command>,
     mailbox: Receiver<Incoming>,
     timeout: Duration,
-    requests: HashMap<String, Outgoing>,
+    requests: RequestTracker<Kind>,
     out: VecDeque<Remote>,
 }
 // ANCHOR_END: adapter
@@ -71,7 +101,7 @@ impl RedisAdapter {
             token,
             commands,
             mailbox,
-            requests: HashMap::new(),
+            requests: RequestTracker::new(nsp),
             out: VecDeque::new(),
         }
     }
@@ -106,97 +136,19 @@ impl RedisAdapter {
             request_id: request_id.clone(),
         };
         let queued = self.commands.try_send(command).is_ok();
-        self.requests.insert(
-            request_id.clone(),
-            Outgoing {
-                id,
-                kind,
-                expected: None,
-                deadline,
-                answers: Vec::new(),
-            },
-        );
+        self.requests.start(request_id.clone(), id, kind, deadline);
         if !queued {
             self.shared.count_drop();
-            self.finish(&request_id, false, Some("the Redis queue is full".into()));
+            let error = "the Redis queue is full".to_owned();
+            self.requests.fail(&request_id, error, &mut self.out);
         }
-    }
-
-    fn finish(&mut self, request_id: &str, timed_out: bool, error: Option<String>) {
-        let Some(o) = self.requests.remove(request_id) else {
-            return;
-        };
-        if o.kind == Kind::BroadcastAck {
-            if o.expected.is_none() {
-                // Redis never said how many: nobody else will answer.
-                self.out.push_back(Remote::Servers {
-                    id: o.id,
-                    servers: 0,
-                });
-            }
-            return;
-        }
-        let responders = o.answers.iter().filter_map(|r| r.uid.clone()).collect();
-        let report = Report {
-            expected: o.expected,
-            answered: o.answers.len(),
-            responders,
-            timed_out,
-            error,
-        };
-        let answers = match o.kind {
-            Kind::Fetch => Answers::Sockets(
-                o.answers
-                    .iter()
-                    .flat_map(|r| r.sockets.iter().flatten())
-                    .filter_map(|v| socket_info(&self.nsp, v))
-                    .collect(),
-            ),
-            Kind::AllRooms => {
-                let rooms: BTreeSet<String> = o
-                    .answers
-                    .into_iter()
-                    .flat_map(|r| r.rooms.unwrap_or_default())
-                    .collect();
-                Answers::Rooms(rooms.into_iter().collect())
-            }
-            Kind::ServerSideAck | Kind::BroadcastAck => Answers::Acks(
-                o.answers
-                    .into_iter()
-                    .map(|r| r.data.unwrap_or(Value::Null))
-                    .collect(),
-            ),
-        };
-        self.out.push_back(Remote::Done {
-            id: o.id,
-            answers,
-            report,
-        });
     }
 
     fn on_incoming(&mut self, incoming: Incoming, now: Instant) {
         match incoming {
             Incoming::Servers { request_id, numsub } => {
-                let Some(o) = self.requests.get_mut(&request_id) else {
-                    return;
-                };
-                match numsub {
-                    Ok(n) => {
-                        // NUMSUB counts this server too.
-                        let others = n.saturating_sub(1);
-                        o.expected = Some(others);
-                        if o.kind == Kind::BroadcastAck {
-                            let id = o.id;
-                            self.out.push_back(Remote::Servers {
-                                id,
-                                servers: others,
-                            });
-                        } else if o.answers.len() >= others {
-                            self.finish(&request_id, false, None);
-                        }
-                    }
-                    Err(e) => self.finish(&request_id, false, Some(e)),
-                }
+                // NUMSUB counts this server too: the tracker subtracts it.
+                self.requests.on_servers(&request_id, numsub, &mut self.out);
             }
             Incoming::Message { channel, payload } => {
                 if channel == self.channels.request() {
@@ -359,11 +311,10 @@ impl RedisAdapter {
             }
         };
         let request_id = response.request_id.clone();
-        let Some(o) = self.requests.get_mut(&request_id) else {
+        let Some((id, kind)) = self.requests.get(&request_id) else {
             return; // another server's, or too late
         };
-        if o.kind == Kind::BroadcastAck {
-            let id = o.id;
+        if kind == Kind::BroadcastAck {
             match response.kind.and_then(RequestType::from_number) {
                 Some(RequestType::BroadcastClientCount) => {
                     self.out.push_back(Remote::ClientCount {
@@ -379,10 +330,9 @@ impl RedisAdapter {
             }
             return;
         }
-        o.answers.push(response);
-        if o.expected.is_some_and(|e| o.answers.len() >= e) {
-            self.finish(&request_id, false, None);
-        }
+        // Unlike the sharded adapter, no check of the response's type: the
+        // answers to fetchSockets and allRooms carry none.
+        self.requests.answer(&request_id, response, &mut self.out);
     }
 }
 
@@ -574,22 +524,10 @@ impl Adapter for RedisAdapter {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.requests.values().map(|o| o.deadline).min()
+        self.requests.poll_timeout()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .requests
-            .iter()
-            .filter(|(_, o)| o.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            let timed_out = self
-                .requests
-                .get(&id)
-                .is_some_and(|o| o.expected.is_none_or(|e| o.answers.len() < e));
-            self.finish(&id, timed_out, None);
-        }
+        self.requests.handle_timeout(now, &mut self.out);
     }
 }

@@ -174,13 +174,7 @@ impl RedisHub {
     /// Fails only on a malformed URL.
     pub fn start(opts: RedisOptions, wake: Wake) -> Result<RedisHub, ::redis::RedisError> {
         ::redis::Client::open(opts.url.as_str())?;
-        let uid = super::new_uid().map_err(|e| {
-            ::redis::RedisError::from((
-                ::redis::ErrorKind::ClientError,
-                "no randomness for the uid",
-                e.to_string(),
-            ))
-        })?;
+        let uid = super::new_uid().map_err(no_uid)?;
         let (commands, queue) = mpsc::sync_channel(opts.queue);
         let shared = Arc::new(Shared {
             opts,
@@ -214,15 +208,7 @@ impl RedisHub {
 
     /// The adapters' factory, for `Server::set_adapter`.
     pub fn factory(&self) -> impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static {
-        let shared = Arc::clone(&self.shared);
-        let commands = self.commands.clone();
-        move |nsp: &str| -> Box<dyn Adapter> {
-            Box::new(RedisAdapter::new(
-                nsp,
-                Arc::clone(&shared),
-                commands.clone(),
-            ))
-        }
+        factory(&self.shared, &self.commands, RedisAdapter::new)
     }
 
     /// This server's uid on the wire.
@@ -260,6 +246,35 @@ impl Drop for RedisHub {
             let _ = t.join();
         }
     }
+}
+
+/// An adapters' factory for `Server::set_adapter`, for either hub: each
+/// namespace's adapter made by `new`, all sharing the hub's state and its
+/// publisher's queue.
+pub(crate) fn factory<S, C, A>(
+    shared: &Arc<S>,
+    commands: &SyncSender<C>,
+    new: fn(&str, Arc<S>, SyncSender<C>) -> A,
+) -> impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static + use<S, C, A>
+where
+    S: Send + Sync + 'static,
+    C: Send + 'static,
+    A: Adapter + 'static,
+{
+    let shared = Arc::clone(shared);
+    let commands = commands.clone();
+    move |nsp: &str| -> Box<dyn Adapter> {
+        Box::new(new(nsp, Arc::clone(&shared), commands.clone()))
+    }
+}
+
+/// The error of a hub that got no randomness for its uid.
+pub(crate) fn no_uid(e: getrandom::Error) -> ::redis::RedisError {
+    ::redis::RedisError::from((
+        ::redis::ErrorKind::ClientError,
+        "no randomness for the uid",
+        e.to_string(),
+    ))
 }
 
 /// A read cut by a signal (the process was stopped and continued): not a

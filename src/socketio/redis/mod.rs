@@ -12,6 +12,8 @@
 //!   hold binary).
 //! - [`cluster`]: the sharded adapter's messages (`socket.io-adapter`'s
 //!   cluster format) and its channel choice.
+//! - `requests`: the requests an adapter (classic or sharded) sent and
+//!   still waits on, with their deadlines and the answers so far.
 //! - [`tracker`]: requests waiting for the other servers' answers, with
 //!   Node's 5 s timeout.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
@@ -38,6 +40,7 @@ pub mod cluster;
 mod convert;
 pub mod emitter;
 pub mod hub;
+mod requests;
 pub mod sharded;
 pub mod tracker;
 mod value_serde;

@@ -56,7 +56,8 @@ use super::cluster::{
     BroadcastData, ClusterMessage, FetchSocketsData, Head, MayHoldBinary, MessageType, OpData,
     ResponseData, ServerSideEmitData, SubscriptionMode,
 };
-use super::hub::{RedisOptions, Wake};
+use super::hub::{RedisOptions, Wake, factory, no_uid};
+use super::requests::{RequestKind, RequestTracker};
 use super::wire::{WireOpts, WirePacket};
 use crate::socketio::Value;
 use crate::socketio::adapter::{
@@ -300,13 +301,7 @@ impl ShardedHub {
     /// on a malformed URL.
     pub fn start(opts: RedisOptions, wake: Wake) -> Result<ShardedHub, ::redis::RedisError> {
         ::redis::Client::open(opts.url.as_str())?;
-        let uid = random_id().map_err(|e| {
-            ::redis::RedisError::from((
-                ::redis::ErrorKind::ClientError,
-                "no randomness for the uid",
-                e.to_string(),
-            ))
-        })?;
+        let uid = random_id().map_err(no_uid)?;
         let (commands, queue) = mpsc::sync_channel(opts.queue);
         let shared = Arc::new(Shared::new(opts, uid, wake));
         let s = Arc::clone(&shared);
@@ -326,15 +321,7 @@ impl ShardedHub {
 
     /// The adapters' factory, for `Server::set_adapter`.
     pub fn factory(&self) -> impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static {
-        let shared = Arc::clone(&self.shared);
-        let commands = self.commands.clone();
-        move |nsp: &str| -> Box<dyn Adapter> {
-            Box::new(ShardedAdapter::new(
-                nsp,
-                Arc::clone(&shared),
-                commands.clone(),
-            ))
-        }
+        factory(&self.shared, &self.commands, ShardedAdapter::new)
     }
 
     /// This server's uid on the wire (16 hex digits, as Node's
@@ -677,15 +664,35 @@ enum Kind {
     BroadcastAck,
 }
 
-/// A request of ours, until every server answered or its deadline.
-struct Outgoing {
-    id: RequestId,
-    kind: Kind,
-    /// The other servers (SHARDNUMSUB minus this one), once Redis said.
-    expected: Option<usize>,
-    deadline: Instant,
-    /// `(responder uid, answer)`, in arrival order.
-    answers: Vec<(String, ResponseData)>,
+impl RequestKind for Kind {
+    /// `(responder uid, answer)`: every cluster message names its sender.
+    type Answer = (String, ResponseData);
+
+    fn is_broadcast_ack(self) -> bool {
+        self == Kind::BroadcastAck
+    }
+
+    fn responder((uid, _): &(String, ResponseData)) -> Option<String> {
+        Some(uid.clone())
+    }
+
+    fn answers(self, nsp: &str, answers: Vec<(String, ResponseData)>) -> Answers {
+        match self {
+            Kind::Fetch => Answers::Sockets(
+                answers
+                    .iter()
+                    .flat_map(|(_, r)| r.sockets.iter().flatten())
+                    .filter_map(|v| socket_info(nsp, v))
+                    .collect(),
+            ),
+            Kind::ServerSideAck | Kind::BroadcastAck => Answers::Acks(
+                answers
+                    .into_iter()
+                    .map(|(_, r)| r.packet.unwrap_or(Value::Null))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 // ANCHOR: adapter
@@ -700,7 +707,7 @@ pub struct ShardedAdapter {
     commands: SyncSender<Command>,
     mailbox: Receiver<Incoming>,
     timeout: Duration,
-    requests: HashMap<String, Outgoing>,
+    requests: RequestTracker<Kind>,
     out: VecDeque<Remote>,
 }
 // ANCHOR_END: adapter
@@ -719,7 +726,7 @@ impl ShardedAdapter {
             token,
             commands,
             mailbox,
-            requests: HashMap::new(),
+            requests: RequestTracker::new(nsp),
             out: VecDeque::new(),
         }
     }
@@ -802,92 +809,21 @@ impl ShardedAdapter {
             payload,
         };
         let queued = self.commands.try_send(command).is_ok();
-        self.requests.insert(
-            request_id.clone(),
-            Outgoing {
-                id,
-                kind,
-                expected: None,
-                deadline,
-                answers: Vec::new(),
-            },
-        );
+        self.requests.start(request_id.clone(), id, kind, deadline);
         if !queued {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            self.finish(&request_id, false, Some("the Redis queue is full".into()));
+            let error = "the Redis queue is full".to_owned();
+            self.requests.fail(&request_id, error, &mut self.out);
         }
     }
     // ANCHOR_END: send_request
-
-    /// End a request: its answers and report go to the server (a broadcast
-    /// with acks ends quietly: the server's own timer ends it there).
-    fn finish(&mut self, request_id: &str, timed_out: bool, error: Option<String>) {
-        let Some(o) = self.requests.remove(request_id) else {
-            return;
-        };
-        if o.kind == Kind::BroadcastAck {
-            if o.expected.is_none() {
-                // Redis never said how many: nobody else will answer.
-                self.out.push_back(Remote::Servers {
-                    id: o.id,
-                    servers: 0,
-                });
-            }
-            return;
-        }
-        let report = Report {
-            expected: o.expected,
-            answered: o.answers.len(),
-            responders: o.answers.iter().map(|(uid, _)| uid.clone()).collect(),
-            timed_out,
-            error,
-        };
-        let answers = match o.kind {
-            Kind::Fetch => Answers::Sockets(
-                o.answers
-                    .iter()
-                    .flat_map(|(_, r)| r.sockets.iter().flatten())
-                    .filter_map(|v| socket_info(&self.nsp, v))
-                    .collect(),
-            ),
-            Kind::ServerSideAck | Kind::BroadcastAck => Answers::Acks(
-                o.answers
-                    .into_iter()
-                    .map(|(_, r)| r.packet.unwrap_or(Value::Null))
-                    .collect(),
-            ),
-        };
-        self.out.push_back(Remote::Done {
-            id: o.id,
-            answers,
-            report,
-        });
-    }
 
     fn on_incoming(&mut self, incoming: Incoming) {
         match incoming {
             Incoming::Message(payload) => self.on_message(&payload),
             Incoming::Servers { request_id, count } => {
-                let Some(o) = self.requests.get_mut(&request_id) else {
-                    return;
-                };
-                match count {
-                    Ok(n) => {
-                        // SHARDNUMSUB counts this server too.
-                        let others = n.saturating_sub(1);
-                        o.expected = Some(others);
-                        if o.kind == Kind::BroadcastAck {
-                            let id = o.id;
-                            self.out.push_back(Remote::Servers {
-                                id,
-                                servers: others,
-                            });
-                        } else if o.answers.len() >= others {
-                            self.finish(&request_id, false, None);
-                        }
-                    }
-                    Err(e) => self.finish(&request_id, false, Some(e)),
-                }
+                // SHARDNUMSUB counts this server too: the tracker subtracts it.
+                self.requests.on_servers(&request_id, count, &mut self.out);
             }
         }
     }
@@ -1001,28 +937,26 @@ impl ShardedAdapter {
             }
         };
         let request_id = data.request_id.clone();
-        let Some(o) = self.requests.get_mut(&request_id) else {
+        let Some((id, asked)) = self.requests.get(&request_id) else {
             return; // too late, or not ours
         };
-        match (o.kind, kind) {
+        match (asked, kind) {
             (Kind::BroadcastAck, MessageType::BroadcastClientCount) => {
                 self.out.push_back(Remote::ClientCount {
-                    id: o.id,
+                    id,
                     clients: data.client_count.unwrap_or(0),
                 });
             }
             (Kind::BroadcastAck, MessageType::BroadcastAck) => {
                 self.out.push_back(Remote::Ack {
-                    id: o.id,
+                    id,
                     value: data.packet.unwrap_or(Value::Null),
                 });
             }
             (Kind::Fetch, MessageType::FetchSocketsResponse)
             | (Kind::ServerSideAck, MessageType::ServerSideEmitResponse) => {
-                o.answers.push((from, data));
-                if o.expected.is_some_and(|e| o.answers.len() >= e) {
-                    self.finish(&request_id, false, None);
-                }
+                self.requests
+                    .answer(&request_id, (from, data), &mut self.out);
             }
             _ => tracing::debug!(?kind, "a response of another type than asked; ignored"),
         }
@@ -1267,23 +1201,11 @@ impl Adapter for ShardedAdapter {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.requests.values().map(|o| o.deadline).min()
+        self.requests.poll_timeout()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<String> = self
-            .requests
-            .iter()
-            .filter(|(_, o)| o.deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            let timed_out = self
-                .requests
-                .get(&id)
-                .is_some_and(|o| o.expected.is_none_or(|e| o.answers.len() < e));
-            self.finish(&id, timed_out, None);
-        }
+        self.requests.handle_timeout(now, &mut self.out);
     }
 }
 
