@@ -39,7 +39,7 @@ impl Publisher {
             .arg("NUMSUB")
             .arg(channel)
             .query(&mut self.con)?;
-        Ok(super::tracker::servers_from_numsub(&reply, channel))
+        Ok(super::requests::servers_from_numsub(&reply, channel))
     }
 }
 // ANCHOR_END: publisher

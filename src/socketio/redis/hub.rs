@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::adapter::RedisAdapter;
 use super::channels::Channels;
-use super::tracker::DEFAULT_TIMEOUT;
+use super::requests::DEFAULT_TIMEOUT;
 use crate::socketio::Adapter;
 
 /// How to reach Redis and how long to wait.
@@ -448,7 +448,7 @@ fn publisher(shared: &Shared, queue: Receiver<Command>) {
                     .arg("NUMSUB")
                     .arg(&numsub_channel)
                     .query::<Vec<(String, usize)>>(c)
-                    .map(|r| super::tracker::servers_from_numsub(&r, &numsub_channel))
+                    .map(|r| super::requests::servers_from_numsub(&r, &numsub_channel))
                     .map_err(|e| e.to_string()),
             };
             if numsub.is_err() {

@@ -12,10 +12,9 @@
 //!   hold binary).
 //! - [`cluster`]: the sharded adapter's messages (`socket.io-adapter`'s
 //!   cluster format) and its channel choice.
-//! - `requests`: the requests an adapter (classic or sharded) sent and
-//!   still waits on, with their deadlines and the answers so far.
-//! - [`tracker`]: requests waiting for the other servers' answers, with
-//!   Node's 5 s timeout.
+//! - [`requests`]: the requests an adapter (classic or sharded) sent and
+//!   still waits on, with their deadlines (Node's 5 s by default) and the
+//!   answers so far.
 //! - [`emitter`]: publish from a process that is not a server, in Node's
 //!   format or python-socketio's.
 //! - [`adapter`]: [`RedisAdapter`], the [`Adapter`](crate::socketio::Adapter)
@@ -40,9 +39,8 @@ pub mod cluster;
 mod convert;
 pub mod emitter;
 pub mod hub;
-mod requests;
+pub mod requests;
 pub mod sharded;
-pub mod tracker;
 mod value_serde;
 pub mod wire;
 
@@ -55,7 +53,6 @@ pub use client::Publisher;
 pub use emitter::{EMITTER_UID, EmitError, Emitter, Publish, PythonEmit};
 pub use hub::{RedisHub, RedisOptions, Wake};
 pub use sharded::{ShardedAdapter, ShardedHub};
-pub use tracker::{Finished, Tracker};
 pub use wire::{
     BroadcastMessage, Flags, RemoteSocket, Request, RequestType, Response, Selection, WireError,
     WireOpts, WirePacket,

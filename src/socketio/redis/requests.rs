@@ -13,9 +13,22 @@
 //! request (the adapter checks that before it hands an answer over).
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::socketio::cluster::{Answers, Remote, Report, RequestId};
+
+/// Node's default `requestsTimeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The number in a `PUBSUB NUMSUB channel` reply (`[channel, count]`),
+/// the count of servers subscribed to the request channel.
+pub fn servers_from_numsub(reply: &[(String, usize)], channel: &str) -> usize {
+    reply
+        .iter()
+        .filter(|(c, _)| c == channel)
+        .map(|(_, n)| n)
+        .sum()
+}
 
 /// What the tracker needs to know of one adapter's kinds of request.
 pub(crate) trait RequestKind: Copy {

@@ -579,7 +579,7 @@ fn publisher(shared: &Shared, queue: Receiver<Command>) {
                         .arg("SHARDNUMSUB")
                         .arg(&count)
                         .query::<Vec<(String, usize)>>(con)
-                        .map(|r| super::tracker::servers_from_numsub(&r, &count))
+                        .map(|r| super::requests::servers_from_numsub(&r, &count))
                 });
                 let failed = servers.is_err();
                 shared.deliver(
