@@ -192,20 +192,28 @@ impl Outbox {
     /// connection is gone or stalled.
     fn push(&self, sid: &Sid, transmit: Transmit) -> Result<(), Transmit> {
         let mut state = self.lock();
-        if state.closed || state.transmits.len() >= OUTBOX_CAP {
+        if state.closed || state.transmits.len() >= OUTBOX_CAP || !self.wake(&mut state) {
             return Err(transmit);
-        }
-        if !state.woken {
-            if let Err(e) = self.mailbox.send(EioMail::Wake) {
-                if e.is_closed() {
-                    state.closed = true;
-                }
-                return Err(transmit);
-            }
-            state.woken = true;
         }
         state.transmits.push_back((sid.clone(), transmit));
         Ok(())
+    }
+
+    /// Makes sure a wake-up is on its way (one stands for everything
+    /// queued until it arrives); false if none could be sent, and the
+    /// connection is marked gone if its mailbox is closed.
+    fn wake(&self, state: &mut OutboxState) -> bool {
+        if state.woken {
+            return true;
+        }
+        if let Err(e) = self.mailbox.send(EioMail::Wake) {
+            if e.is_closed() {
+                state.closed = true;
+            }
+            return false;
+        }
+        state.woken = true;
+        true
     }
 
     /// Records the driver's backlog at the start of a callback.
@@ -223,8 +231,8 @@ impl Outbox {
     /// may be no other reason for a callback soon).
     fn poke(&self) {
         let mut state = self.lock();
-        if !state.closed && !state.woken && self.mailbox.send(EioMail::Wake).is_ok() {
-            state.woken = true;
+        if !state.closed {
+            self.wake(&mut state);
         }
     }
 
@@ -232,14 +240,8 @@ impl Outbox {
     /// if the connection is gone.
     fn rehook(&self) -> bool {
         let mut state = self.lock();
-        if state.closed {
+        if state.closed || !self.wake(&mut state) {
             return false;
-        }
-        if !state.woken {
-            if self.mailbox.send(EioMail::Wake).is_err() {
-                return false;
-            }
-            state.woken = true;
         }
         state.rehook = true;
         true
