@@ -7,7 +7,7 @@
 //! WebSocket is read on the caller's thread, with a short read timeout so
 //! that HTTP answers and timers are served in between.
 
-use super::client::{Action, Client, ClientConfig, ClientEvent, HttpRequest, RequestKind};
+use super::client::{Action, Client, ClientConfig, ClientEvent, PollingRequest, RequestKind};
 use super::packet::{Payload, WsFrame};
 use crate::http::client::parse_response_head;
 use crate::ws::client::{self as ws_client, WsClient};
@@ -202,7 +202,7 @@ impl BlockingClient {
 }
 
 /// One request on its own connection: the status and the body.
-fn http(authority: &str, request: &HttpRequest) -> io::Result<(u16, Vec<u8>)> {
+fn http(authority: &str, request: &PollingRequest) -> io::Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(authority)?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let head = format!(

@@ -55,9 +55,10 @@ pub enum RequestKind {
     Post,
 }
 
-/// An HTTP request to make.
+/// An HTTP request to make for the polling transport: the handshake, a
+/// poll, or a POST of packets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
+pub struct PollingRequest {
     /// What it is for; pass it back with the response.
     pub kind: RequestKind,
     /// `GET` or `POST`.
@@ -74,7 +75,7 @@ pub struct HttpRequest {
 pub enum Action {
     /// Make this HTTP request, and report with
     /// [`Client::on_http_response`] or [`Client::on_http_failed`].
-    Http(HttpRequest),
+    Http(PollingRequest),
     /// Open a WebSocket to this target; report [`Client::on_ws_open`],
     /// frames with [`Client::on_ws_frame`], the end with
     /// [`Client::on_ws_closed`].
@@ -189,7 +190,7 @@ impl Client {
             _ => {
                 client.get_in_flight = true;
                 let target = client.target(Transport::Polling, false);
-                client.actions.push_back(Action::Http(HttpRequest {
+                client.actions.push_back(Action::Http(PollingRequest {
                     kind: RequestKind::Handshake,
                     method: "GET",
                     target,
@@ -278,7 +279,7 @@ impl Client {
                     if closes {
                         self.finish(ClientCloseReason::ForcedClose);
                     }
-                    return Some(Action::Http(HttpRequest {
+                    return Some(Action::Http(PollingRequest {
                         kind: RequestKind::Post,
                         method: "POST",
                         target: self.target(Transport::Polling, true),
@@ -287,7 +288,7 @@ impl Client {
                 }
                 if !self.get_in_flight {
                     self.get_in_flight = true;
-                    return Some(Action::Http(HttpRequest {
+                    return Some(Action::Http(PollingRequest {
                         kind: RequestKind::Poll,
                         method: "GET",
                         target: self.target(Transport::Polling, true),

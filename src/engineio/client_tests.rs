@@ -493,7 +493,7 @@ fn a_failed_probe_keeps_the_client_on_polling() {
     );
     assert!(matches!(
         c.poll_action(),
-        Some(Action::Http(HttpRequest {
+        Some(Action::Http(PollingRequest {
             kind: RequestKind::Poll,
             ..
         }))
@@ -503,7 +503,7 @@ fn a_failed_probe_keeps_the_client_on_polling() {
     c.send(text("still here")).unwrap();
     assert!(matches!(
         c.poll_action(),
-        Some(Action::Http(HttpRequest {
+        Some(Action::Http(PollingRequest {
             kind: RequestKind::Post,
             ..
         }))

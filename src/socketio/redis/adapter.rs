@@ -6,8 +6,8 @@
 //! [`hub`](super::hub)'s publisher thread and reads its mailbox (filled by
 //! the subscriber thread) when the server calls
 //! [`Adapter::poll_remote`]. Requests it sent are tracked by a
-//! [`RequestTracker`], with the requests timeout (Node's `requestsTimeout`,
-//! 5 s).
+//! `RequestTracker` (in `requests.rs`), with the requests timeout
+//! (Node's `requestsTimeout`, 5 s).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;

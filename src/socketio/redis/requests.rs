@@ -8,7 +8,7 @@
 //! [`Report`] of how it went.
 //!
 //! What differs between the two protocols stays with each adapter, through
-//! [`RequestKind`]: which answer type the wire carries, who sent an answer,
+//! its `RequestKind`: which answer type the wire carries, who sent an answer,
 //! how the answers read for the server, and which responses fit which
 //! request (the adapter checks that before it hands an answer over).
 
