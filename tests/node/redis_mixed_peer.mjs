@@ -11,6 +11,7 @@ import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { io as connect } from "socket.io-client";
+import { freeze } from "./freeze.mjs";
 
 const [url, addrA, addrB, pidB] = process.argv.slice(2);
 const fail = (step, detail) => {
@@ -163,7 +164,7 @@ console.log("ok disconnectSockets");
 
 // 10. Faults: netladder B stops answering (SIGSTOP: still subscribed, so
 // still counted). Requests time out cleanly, the others keep serving.
-process.kill(Number(pidB), "SIGSTOP");
+await freeze(Number(pidB));
 try {
   let timedOut = false;
   try {

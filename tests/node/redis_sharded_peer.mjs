@@ -14,6 +14,7 @@ import { Server } from "socket.io";
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { createCluster } from "redis";
 import { io as connect } from "socket.io-client";
+import { freeze } from "./freeze.mjs";
 
 const [ports, addrA, addrB, pidB] = process.argv.slice(2);
 const fail = (step, detail) => {
@@ -169,7 +170,7 @@ console.log("ok disconnectSockets");
 // 9. Fault: netladder B stops answering (SIGSTOP: still subscribed, so
 // still counted). Node's fetchSockets rejects on its timeout; netladder's
 // reports that one of the two servers answered, and which.
-process.kill(Number(pidB), "SIGSTOP");
+await freeze(Number(pidB));
 try {
   const [nodeFetch, late] = await Promise.all([
     nsp.fetchSockets().then(() => "answered", (e) => String(e)),

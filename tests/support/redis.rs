@@ -94,8 +94,19 @@ impl Redis {
     }
 
     /// Freeze the server (SIGSTOP): connections stay open, nothing answers.
+    /// Returns once every thread of it has stopped: kill(2) returns before
+    /// that (the kernel wakes one thread to take the signal, and the others
+    /// run on until it has), so a request sent right after could still be
+    /// answered.
     pub fn pause(&self) {
         self.signal("-STOP");
+        if let Some(c) = &self.child {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !all_threads_stopped(c.id()) {
+                assert!(Instant::now() < deadline, "redis-server did not stop");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     /// Let it run again (SIGCONT).
@@ -175,4 +186,20 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in
+/// `/proc/PID/task/TID/stat`; Linux).
+pub fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rfind(')')
+                .and_then(|i| stat.get(i + 2..i + 3))
+                .is_some_and(|state| state == "T")
+        })
+    })
 }
