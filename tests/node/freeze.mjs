@@ -6,14 +6,20 @@
 // the process shows state T in /proc (Linux).
 import { readFileSync, readdirSync } from "node:fs";
 
-const stopped = (pid) => {
-  const tasks = readdirSync(`/proc/${pid}/task`);
-  return tasks.every((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+// A thread that ended between the listing and the read counts as not yet
+// stopped: the next look lists the threads again.
+const stopped = (pid) =>
+  readdirSync(`/proc/${pid}/task`).every((tid) => {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      return false;
+    }
     // The state follows the command name, which is in parentheses.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T";
+    const end = stat.lastIndexOf(")");
+    return stat[end + 2] === "T";
   });
-};
 
 export async function freeze(pid, withinMs = 5000) {
   process.kill(pid, "SIGSTOP");

@@ -189,8 +189,9 @@ impl Drop for Redis {
 }
 
 /// Whether every thread of process `pid` is stopped (state `T` in
-/// `/proc/PID/task/TID/stat`; Linux).
-pub fn all_threads_stopped(pid: u32) -> bool {
+/// `/proc/PID/task/TID/stat`; Linux). A thread that ended between the
+/// listing and the read counts as not yet stopped; the caller looks again.
+fn all_threads_stopped(pid: u32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
