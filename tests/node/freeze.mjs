@@ -1,9 +1,9 @@
 // Freezing a process for a fault step. kill(2) with SIGSTOP returns before
-// the process has stopped: the kernel wakes one of its threads to take the
-// signal, and until that thread has run, the others go on (a server's
-// Redis subscriber could still answer a request published a millisecond
-// later). So freeze() sends SIGSTOP and then waits until every thread of
-// the process shows state T in /proc (Linux).
+// the process has stopped (as we read it, the kernel wakes one of its
+// threads to take the signal, and until that thread has run, the others
+// go on): a server's Redis subscriber could still answer a request
+// published a millisecond later. So freeze() sends SIGSTOP and then waits
+// until every thread of the process shows state T in /proc (Linux).
 import { readFileSync, readdirSync } from "node:fs";
 
 // A thread that ended between the listing and the read counts as not yet

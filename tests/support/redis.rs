@@ -95,9 +95,9 @@ impl Redis {
 
     /// Freeze the server (SIGSTOP): connections stay open, nothing answers.
     /// Returns once every thread of it has stopped: kill(2) returns before
-    /// that (the kernel wakes one thread to take the signal, and the others
-    /// run on until it has), so a request sent right after could still be
-    /// answered.
+    /// that (as we read it, the kernel wakes one thread to take the signal,
+    /// and the others run on until it has), so a request sent right after
+    /// could still be answered.
     pub fn pause(&self) {
         self.signal("-STOP");
         if let Some(c) = &self.child {
